@@ -1,0 +1,62 @@
+"""Where things are: the course's paths and its list of assignments, derived from the layout.
+
+``solutions/<id>/<id>.ipynb`` is an assignment's nbgrader source (built from ``<id>.py``);
+``notebooks/<id>/<id>.ipynb`` is its generated student version; ``autograder/workspace/`` (never
+committed) holds submissions, the gradebook and feedback.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class CourseError(Exception):
+    """A problem the user can fix; the message says how. The CLI prints it as one line."""
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path = ROOT
+
+    @property
+    def solutions(self) -> Path:
+        return self.root / "solutions"
+
+    @property
+    def notebooks(self) -> Path:
+        return self.root / "notebooks"
+
+    @property
+    def workspace(self) -> Path:
+        return self.root / "autograder" / "workspace"
+
+    def assignments(self) -> list[str]:
+        """Assignment ids in syllabus order (their names start with m1_, m2_, ...)."""
+        return sorted(p.parent.name for p in self.solutions.glob("*/*.py") if p.stem == p.parent.name)
+
+    def check(self, assignment: str) -> str:
+        known = self.assignments()
+        if assignment not in known:
+            close = [a for a in known if a.split("_")[0] == assignment.split("_")[0]]
+            suggestion = f" Did you mean {close[0]!r}?" if close else ""
+            raise CourseError(
+                f"no assignment {assignment!r}.{suggestion} Known assignments: {', '.join(known) or 'none'}."
+            )
+        return assignment
+
+    def resolve(self, assignment: str | None) -> list[str]:
+        """One assignment (checked) or, for None/'all', every assignment."""
+        if assignment in (None, "all"):
+            return self.assignments()
+        return [self.check(assignment)]
+
+    def script(self, assignment: str) -> Path:
+        return self.solutions / assignment / f"{assignment}.py"
+
+    def source(self, assignment: str) -> Path:
+        return self.solutions / assignment / f"{assignment}.ipynb"
+
+    def release(self, assignment: str) -> Path:
+        return self.notebooks / assignment / f"{assignment}.ipynb"

@@ -1,0 +1,34 @@
+"""nbgrader configuration for the course: the one place where paths and limits are set.
+
+nbgrader reads this file when run from ``autograder/`` (``nbgrader ... --config``); the course's own
+command (``course-grader``) loads it too, so both see the same settings.
+"""
+import os
+
+_here = os.path.dirname(os.path.abspath(__file__))
+_root = os.path.dirname(_here)
+
+c = get_config()  # noqa: F821  (injected by traitlets when the file is loaded)
+
+c.CourseDirectory.root = _root
+c.CourseDirectory.source_directory = "solutions"       # the instructor's notebooks (with solutions)
+c.CourseDirectory.release_directory = "notebooks"      # the generated student notebooks
+c.CourseDirectory.submitted_directory = "autograder/workspace/submitted"
+c.CourseDirectory.autograded_directory = "autograder/workspace/autograded"
+c.CourseDirectory.feedback_directory = "autograder/workspace/feedback"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_root, "autograder", "workspace", "nbgrader.db")
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.py", "feedback"]
+c.CourseDirectory.course_id = "neurons-to-transformers"
+
+# The student notebooks carry no outputs and no hidden tests; solutions become the stub below.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ClearSolutions.enforce_metadata = True
+c.GenerateAssignment.create_assignment = True
+
+# Grading: a cell may run this long; a notebook as a whole is capped by the grade command.
+c.Execute.timeout = 120
+c.Execute.allow_errors = True
+c.Execute.interrupt_on_timeout = True
+# Cells a student deleted or altered are put back from the source (nbgrader's OverwriteCells).
+c.Autograde.create_student = True

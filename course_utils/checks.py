@@ -1,0 +1,158 @@
+"""Diagnostic checks for the visible tests.
+
+A failed check raises ``AssertionError`` with a message a student can act on: what was expected,
+what came back, where the two first differ, the size of the difference, and a hint. Visible test
+cells call these instead of a bare ``assert``, so that a wrong answer reads as a diagnosis::
+
+    check_close("sigmoid(z)", got, expected, hint="sigmoid(z) = 1 / (1 + exp(-z))")
+
+Tolerances default to float64 rounding (``rtol=1e-7``, ``atol=1e-9``); a check that compares
+against a float32 reference says so by passing looser ones.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_array", "check_close", "check_equal", "check_shape", "check_true", "compare"]
+
+
+def _as_numpy(x: Any) -> np.ndarray:
+    """Turn numbers, lists, NumPy arrays and torch tensors into a NumPy array (float64 if real)."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor; torch stays optional here
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return repr(v)
+
+
+def _fail(name: str, lines: list[str], hint: str | None) -> None:
+    message = f"{name}: " + "\n  ".join(lines)
+    if hint:
+        message += f"\n  Hint: {hint}"
+    raise AssertionError(message)
+
+
+def check_true(condition: bool, message: str, hint: str | None = None) -> None:
+    """Fail with ``message`` (and ``hint``) unless ``condition`` holds."""
+    if not condition:
+        raise AssertionError(message + (f"\n  Hint: {hint}" if hint else ""))
+
+
+def check_shape(name: str, got: Any, expected_shape: tuple[int, ...], hint: str | None = None) -> None:
+    """Check that ``got`` is array-like with exactly ``expected_shape``."""
+    if got is None:
+        _fail(name, ["got None. Did the function forget to `return` its result?"], hint)
+    shape = tuple(_as_numpy(got).shape)
+    if shape != tuple(expected_shape):
+        _fail(name, [f"shape {shape}, expected {tuple(expected_shape)}."], hint)
+
+
+def check_array(name: str, got: Any, hint: str | None = None) -> np.ndarray:
+    """Check that ``got`` is a NumPy array (not None, not a list) and return it."""
+    if got is None:
+        _fail(name, ["got None. Did the function forget to `return` its result?"], hint)
+    if not isinstance(got, np.ndarray):
+        _fail(name, [f"expected a NumPy array, got {type(got).__name__}."], hint)
+    return got
+
+
+def check_equal(name: str, got: Any, expected: Any, hint: str | None = None) -> None:
+    """Exact equality for integers, strings, booleans, tuples and integer arrays."""
+    if isinstance(expected, (np.ndarray, list, tuple)) and not isinstance(expected, str):
+        g, e = _as_numpy(got), _as_numpy(expected)
+        if g.shape != e.shape:
+            _fail(name, [f"shape {g.shape}, expected {e.shape}.", f"got {got!r}", f"expected {expected!r}"], hint)
+        diff = np.argwhere(g != e)
+        if diff.size:
+            idx = tuple(int(i) for i in diff[0])
+            _fail(
+                name,
+                [
+                    f"{len(diff)} of {e.size} entries differ; first at index {idx}: "
+                    f"got {_fmt(g[idx])}, expected {_fmt(e[idx])}.",
+                ],
+                hint,
+            )
+        return
+    if got != expected:
+        _fail(name, [f"got {got!r}, expected {expected!r}."], hint)
+
+
+def check_close(
+    name: str,
+    got: Any,
+    expected: Any,
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    hint: str | None = None,
+) -> None:
+    """Check that ``got`` matches ``expected`` entry by entry within ``atol + rtol * |expected|``.
+
+    On failure the message gives the shapes, the number of entries off, the first index where they
+    differ with both values, and the largest absolute difference. NaN or infinity in ``got`` is
+    reported as such, because it usually means an overflow (a missing max-subtraction, say).
+    """
+    if got is None:
+        _fail(name, ["got None. Did the function forget to `return` its result?"], hint)
+    g = _as_numpy(got).astype(np.float64) if _as_numpy(got).dtype != object else None
+    if g is None:
+        _fail(name, [f"could not read the result as numbers: {got!r}"], hint)
+    e = _as_numpy(expected).astype(np.float64)
+    if g.shape != e.shape:
+        lines = [f"shape {g.shape}, expected {e.shape}."]
+        if g.size == e.size:
+            lines.append("Same number of entries: a transpose or reshape is missing or extra.")
+        _fail(name, lines, hint)
+    bad_finite = ~np.isfinite(g) & np.isfinite(e)
+    if bad_finite.any():
+        idx = tuple(int(i) for i in np.argwhere(bad_finite)[0])
+        _fail(
+            name,
+            [
+                f"{int(bad_finite.sum())} entries are nan or inf where finite values were expected; "
+                f"first at index {idx}: got {_fmt(g[idx])}, expected {_fmt(e[idx])}.",
+                "nan/inf usually comes from exp() overflowing or log(0).",
+            ],
+            hint,
+        )
+    with np.errstate(invalid="ignore"):
+        ok = np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=True)
+    if not ok.all():
+        bad = np.argwhere(~ok)
+        idx = tuple(int(i) for i in bad[0])
+        with np.errstate(invalid="ignore"):
+            diff = np.abs(g - e)
+        max_diff = float(np.nanmax(diff)) if diff.size else 0.0
+        where = f" at index {idx}" if g.ndim else ""
+        lines = [
+            f"{len(bad)} of {max(e.size, 1)} entries differ; first{where}: "
+            f"got {_fmt(g[idx])}, expected {_fmt(e[idx])}.",
+            f"max abs diff {max_diff:.3g} (tolerance atol={atol:g}, rtol={rtol:g}).",
+        ]
+        if e.size > 1 and np.allclose(g, -e, rtol=rtol, atol=atol):
+            lines.append("Every entry has the opposite sign: is a subtraction the wrong way round?")
+        elif e.size > 1 and g.ndim == 2 and g.shape[0] == g.shape[1] and np.allclose(g, e.T, rtol=rtol, atol=atol):
+            lines.append("The result equals the expected one transposed.")
+        _fail(name, lines, hint)
+
+
+def compare(name: str, got: Any, expected: Any, rtol: float = 1e-7, atol: float = 1e-9) -> bool:
+    """Print one line comparing two arrays, the way Karpathy's ``cmp`` does, and return ``close``.
+
+    ``dW1        | exact: False | close: True  | max abs diff: 3.1e-09``
+    """
+    g, e = _as_numpy(got).astype(np.float64), _as_numpy(expected).astype(np.float64)
+    if g.shape != e.shape:
+        print(f"{name:<12} | shape {g.shape} vs expected {e.shape}")
+        return False
+    exact = bool(np.array_equal(g, e))
+    close = bool(np.allclose(g, e, rtol=rtol, atol=atol))
+    max_diff = float(np.max(np.abs(g - e))) if g.size else 0.0
+    print(f"{name:<12} | exact: {exact!s:<5} | close: {close!s:<5} | max abs diff: {max_diff:.1e}")
+    return close
