@@ -11,7 +11,7 @@ against a float32 reference says so by passing looser ones.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -26,12 +26,14 @@ def _as_numpy(x: Any) -> np.ndarray:
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, (float, np.floating)):
+    if isinstance(v, np.generic):  # show np.int64(3) as 3, the way the student wrote it
+        v = v.item()
+    if isinstance(v, float):
         return f"{float(v):.6g}"
     return repr(v)
 
 
-def _fail(name: str, lines: list[str], hint: str | None) -> None:
+def _fail(name: str, lines: list[str], hint: str | None) -> NoReturn:
     message = f"{name}: " + "\n  ".join(lines)
     if hint:
         message += f"\n  Hint: {hint}"
@@ -100,8 +102,9 @@ def check_close(
     """
     if got is None:
         _fail(name, ["got None. Did the function forget to `return` its result?"], hint)
-    g = _as_numpy(got).astype(np.float64) if _as_numpy(got).dtype != object else None
-    if g is None:
+    try:
+        g = _as_numpy(got).astype(np.float64)
+    except (TypeError, ValueError):  # strings, ragged lists, objects
         _fail(name, [f"could not read the result as numbers: {got!r}"], hint)
     e = _as_numpy(expected).astype(np.float64)
     if g.shape != e.shape:

@@ -42,11 +42,13 @@ def numeric_gradient(
     while not it.finished:
         i = it.multi_index
         old = x[i]
-        x[i] = old + h
-        plus = np.asarray(f(x), dtype=np.float64)
-        x[i] = old - h
-        minus = np.asarray(f(x), dtype=np.float64)
-        x[i] = old
+        try:  # restore x even when f raises, so the student's array is not left nudged
+            x[i] = old + h
+            plus = np.asarray(f(x), dtype=np.float64)
+            x[i] = old - h
+            minus = np.asarray(f(x), dtype=np.float64)
+        finally:
+            x[i] = old
         weight = 1.0 if dout is None else dout
         grad[i] = np.sum((plus - minus) * weight) / (2 * h)
         it.iternext()
@@ -96,10 +98,13 @@ def grad_check(
 def torch_grad_check(module: Any, *inputs: Any, tol: float = 1e-6) -> bool:
     """Check a PyTorch module's backward against finite differences with ``torch.autograd.gradcheck``.
 
-    The module and the inputs are cast to float64, as gradcheck needs; inputs get ``requires_grad``.
+    A float64 copy of the module is checked, as gradcheck needs, so the caller's module keeps its
+    dtype; the inputs are cast to float64 copies with ``requires_grad``.
     """
+    import copy
+
     import torch
 
-    module = module.double()
+    module = copy.deepcopy(module).double()
     xs = tuple(x.detach().double().requires_grad_(True) for x in inputs)
     return bool(torch.autograd.gradcheck(lambda *a: module(*a), xs, eps=1e-6, atol=tol, rtol=1e-4))

@@ -47,7 +47,6 @@ def slider_plot(draw: Callable[..., None], **controls: widgets.Widget) -> widget
             draw(**values)
             plt.show()
 
+    # interactive() already calls redraw once with the default values, so no extra call here.
     ui = widgets.interactive(redraw, **controls)
-    box = widgets.VBox([widgets.HBox(list(ui.children[:-1]), layout=widgets.Layout(flex_flow="row wrap")), out])
-    redraw(**{name: w.value for name, w in controls.items()})
-    return box
+    return widgets.VBox([widgets.HBox(list(ui.children[:-1]), layout=widgets.Layout(flex_flow="row wrap")), out])
