@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from pathlib import Path
 
 from autograder.course import Course, CourseError
 
@@ -29,6 +31,111 @@ def _cmd_release(args: argparse.Namespace, course: Course) -> int:
     return 0
 
 
+def _limits(args: argparse.Namespace):
+    from autograder.release import nbgrader_config
+    from autograder.sandbox import Limits
+
+    cfg = nbgrader_config(Course().root)
+    cell_timeout = args.cell_timeout or int(cfg.Execute.timeout)
+    threads = 1 if args.jobs > 1 else int(os.environ.get("COURSE_NUM_THREADS", "2"))
+    return Limits(cell_timeout=cell_timeout, deadline=args.deadline, memory_mb=args.memory_mb, threads=threads)
+
+
+def _cmd_grade(args: argparse.Namespace, course: Course) -> int:
+    from autograder.grade import grade_batch, table
+    from autograder.gradebook import Gradebook
+
+    if args.jobs < 1:
+        raise CourseError("--jobs must be at least 1")
+    assignment = course.check(args.assignment)
+    t0 = time.perf_counter()
+    outcomes = grade_batch(course, assignment, Path(args.submissions), _limits(args), jobs=args.jobs)
+    rows = [r for r in Gradebook(course.workspace / "gradebook.db").rows(assignment)
+            if r["student"] in {o.student for o in outcomes}]
+    print()
+    print(table(rows))
+    failed = [r for r in rows if r["score"] is None]
+    print(f"\n{len(rows)} graded in {time.perf_counter() - t0:.1f} s; {len(failed)} could not be graded"
+          + (" (see notes above; they have no score, not 0)" if failed else ""))
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace, course: Course) -> int:
+    from autograder.grade import table
+    from autograder.gradebook import Gradebook
+
+    assignment = course.check(args.assignment) if args.assignment else None
+    rows = Gradebook(course.workspace / "gradebook.db").rows(assignment)
+    if args.failed:
+        rows = [r for r in rows if r["score"] is None or r["status"] != "graded"]
+    if not rows:
+        print("nothing graded yet" if not args.failed else "no failed or flagged submissions")
+        return 0
+    for a in sorted({r["assignment"] for r in rows}):
+        print(f"== {a}")
+        print(table([r for r in rows if r["assignment"] == a]))
+    return 0
+
+
+def _cmd_feedback(args: argparse.Namespace, course: Course) -> int:
+    import nbformat
+
+    from autograder.feedback import LeakError, render
+    from autograder.grade import autograded_path
+
+    assignment = course.check(args.assignment)
+    graded_dir = course.workspace / "autograded" / assignment
+    students = [args.student] if args.student else sorted(p.stem for p in graded_dir.glob("*.ipynb"))
+    if not students:
+        raise CourseError(f"nothing graded for {assignment} yet: run `course-grader grade {assignment} <submissions>`.")
+    source = nbformat.read(course.source(assignment), as_version=4)
+    release = nbformat.read(course.release(assignment), as_version=4)
+    out_dir = Path(args.out) if args.out else course.workspace / "feedback" / assignment
+    problems = 0
+    for student in students:
+        graded = autograded_path(course, assignment, student)
+        if not graded.exists():
+            print(f"{student}: no graded notebook (was it graded? unreadable ones have none)")
+            problems += 1
+            continue
+        try:
+            path = render(graded, out_dir / f"{student}.html", source, release)
+            print(f"{student}: {path}")
+        except LeakError as exc:
+            print(f"{student}: NOT WRITTEN: {exc}")
+            problems += 1
+    return 1 if problems and args.student else 0
+
+
+def _cmd_export(args: argparse.Namespace, course: Course) -> int:
+    from autograder.export import write_csv
+    from autograder.gradebook import Gradebook
+
+    assignment = course.check(args.assignment) if args.assignment else None
+    rows = Gradebook(course.workspace / "gradebook.db").rows(assignment)
+    out = Path(args.out)
+    write_csv(rows, out)
+    print(f"wrote {len(rows)} rows to {out}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, course: Course) -> int:
+    from autograder.examples import write_examples
+    from autograder.release import release
+
+    assignments = course.resolve(args.assignment)
+    demo = course.workspace / "demo"
+    for a in assignments:
+        release(course, a, out_root=demo / "released")
+        paths = write_examples(course, a, demo / "submissions" / a)
+        print(f"example submissions for {a}: {', '.join(paths)}")
+        rc = main(["grade", a, str(demo / "submissions" / a), "--jobs", str(args.jobs)])
+        if rc:
+            return rc
+        main(["feedback", a])
+    return main(["export", "--out", str(demo / "grades.csv")])
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="course-grader", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -42,6 +149,35 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("assignment", nargs="?", default="all", help="assignment id, or 'all' (default)")
     r.add_argument("--build", action="store_true", help="rebuild and execute the sources first")
     r.set_defaults(func=_cmd_release)
+    g = sub.add_parser("grade", help="autograde a folder or .zip of submissions with the hidden tests")
+    g.add_argument("assignment", help="assignment id, e.g. m1_neurons")
+    g.add_argument("submissions", help="folder of <student>/<id>.ipynb (or <student>.ipynb), or a .zip of one")
+    g.add_argument("--jobs", type=int, default=1, help="submissions graded at once (one torch thread each)")
+    g.add_argument("--deadline", type=int, default=600, help="seconds for a whole notebook (default 600)")
+    g.add_argument("--cell-timeout", type=int, default=None, help="seconds for one cell (default: nbgrader_config)")
+    g.add_argument("--memory-mb", type=int, default=4096, help="memory for one kernel (default 4096)")
+    g.set_defaults(func=_cmd_grade)
+
+    st = sub.add_parser("status", help="show the gradebook: each submission's status, score and why")
+    st.add_argument("assignment", nargs="?", help="only this assignment")
+    st.add_argument("--failed", action="store_true", help="only submissions that failed to grade or were flagged")
+    st.set_defaults(func=_cmd_status)
+
+    f = sub.add_parser("feedback", help="write HTML feedback (no hidden tests) for graded submissions")
+    f.add_argument("assignment")
+    f.add_argument("--student", help="only this student")
+    f.add_argument("--out", help="folder for the HTML files (default autograder/workspace/feedback/<id>)")
+    f.set_defaults(func=_cmd_feedback)
+
+    e = sub.add_parser("export", help="export the gradebook as CSV")
+    e.add_argument("--assignment", help="only this assignment")
+    e.add_argument("--out", default="grades.csv", help="CSV file to write (default grades.csv)")
+    e.set_defaults(func=_cmd_export)
+
+    d = sub.add_parser("demo", help="release, grade example submissions, print the table, export CSV")
+    d.add_argument("assignment", nargs="?", default="all")
+    d.add_argument("--jobs", type=int, default=1)
+    d.set_defaults(func=_cmd_demo)
     return p
 
 

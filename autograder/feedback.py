@@ -1,0 +1,111 @@
+"""Feedback for students: their notebook as graded, with nothing of the hidden tests in it.
+
+From the executed (autograded) notebook: the grader's own cells are dropped; each hidden part of a
+test becomes one sentence ("hidden tests: passed" or "failed"), with no source, output or
+traceback. Then every remaining output is scanned for lines of hidden-test source (student code
+can print IPython's input history); an output that holds one is withheld. Before anything is
+written, the rendered HTML is scanned once more, and a leak stops the write with an error.
+"""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import nbformat
+
+from autograder.assemble import nbg, split_hidden
+
+
+class LeakError(RuntimeError):
+    """Feedback would have contained hidden-test text; nothing was written."""
+
+
+def secret_lines(source: nbformat.NotebookNode, release: nbformat.NotebookNode) -> set[str]:
+    """Lines of hidden tests that appear nowhere in the student's own notebook (so are secret)."""
+    public = {ln.strip() for c in release.cells for ln in c.source.splitlines()}
+    secrets_: set[str] = set()
+    for c in source.cells:
+        if c.cell_type == "code" and nbg(c).get("grade"):
+            _, hidden = split_hidden(c.source)
+            for ln in hidden.splitlines():
+                s = ln.strip()
+                if len(s) >= 12 and s not in public and not s.startswith("#"):
+                    secrets_.add(s)
+    return secrets_
+
+
+def _leaks(text: str, secrets_: set[str]) -> bool:
+    return any(s in text for s in secrets_)
+
+
+def _output_text(o) -> str:
+    parts = [o.get("text", ""), o.get("ename", ""), o.get("evalue", ""), "\n".join(o.get("traceback", []))]
+    for v in (o.get("data") or {}).values():
+        if isinstance(v, str):
+            parts.append(v)
+    return "\n".join(parts)
+
+
+def student_view(graded: nbformat.NotebookNode, secrets_: set[str]) -> nbformat.NotebookNode:
+    meta = graded.metadata.get("grader", {})
+    score = meta.get("score", {})
+    results = {t["grade_id"]: t for t in score.get("tests", [])}
+    out = nbformat.v4.new_notebook(metadata={k: v for k, v in graded.metadata.items() if k != "grader"})
+    out.cells.append(nbformat.v4.new_markdown_cell(_summary(meta.get("assignment", ""), meta.get("student", ""), score)))
+    for cell in graded.cells:
+        role = cell.metadata.get("grader", {})
+        kind = role.get("role")
+        if kind in ("baseline", "canary"):
+            continue
+        if kind == "test" and role.get("part") == "hidden":
+            t = results.get(role["grade_id"], {})
+            verdict = "not run" if t.get("outcome") == "not-run" else ("failed" if t.get("hidden_failed") else "passed")
+            out.cells.append(nbformat.v4.new_markdown_cell(f"*Hidden tests for `{role['grade_id']}`: {verdict}.*"))
+            continue
+        new = nbformat.from_dict(dict(cell))
+        new.metadata = {}
+        if new.cell_type == "code":
+            kept = []
+            for o in new.get("outputs", []):
+                if _leaks(_output_text(o), secrets_):
+                    kept.append(nbformat.v4.new_output("stream", name="stderr",
+                                text="[output withheld by the grader: it contained hidden-test text]\n"))
+                else:
+                    kept.append(o)
+            new.outputs = kept
+        if kind == "test":
+            t = results.get(role["grade_id"], {})
+            out.cells.append(nbformat.v4.new_markdown_cell(
+                f"**`{role['grade_id']}`: {t.get('earned', 0):g} / {t.get('points', 0):g} points ({t.get('outcome', '?')})**"))
+        out.cells.append(new)
+    return out
+
+
+def _summary(assignment: str, student: str, score: dict) -> str:
+    shown = "no score" if score.get("score") is None else f"{score['score']:g} / {score['max_score']:g}"
+    lines = [f"# Feedback: {assignment}", "", f"**Student:** {student}  ", f"**Status:** {score.get('status')}  ",
+             f"**Autograded score:** {shown}" + (f" (plus {score['manual_max']:g} points graded by hand)" if score.get("manual_max") else "")]
+    if score.get("reason"):
+        lines.append(f"\n**Note:** {score['reason']}")
+    for f in score.get("flags", []):
+        lines.append(f"\n- {f}")
+    lines += ["", "| test | points | result |", "| --- | --- | --- |"]
+    for t in score.get("tests", []):
+        lines.append(f"| `{t['grade_id']}` | {t['earned']:g} / {t['points']:g} | {t['outcome']} |")
+    return "\n".join(lines)
+
+
+def render(graded_path: Path, out_path: Path, source: nbformat.NotebookNode, release: nbformat.NotebookNode) -> Path:
+    """Write the HTML feedback for one graded notebook; raise LeakError rather than write a leak."""
+    from nbconvert import HTMLExporter
+
+    secrets_ = secret_lines(source, release)
+    view = student_view(nbformat.read(graded_path, as_version=4), secrets_)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(view)
+    plain = html.unescape(body)
+    leaked = [s for s in secrets_ if s in plain]
+    if leaked:
+        raise LeakError(f"feedback for {graded_path.stem} would contain hidden-test text ({leaked[0][:40]!r}...); not written")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(body, encoding="utf-8")
+    return out_path

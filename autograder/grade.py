@@ -1,0 +1,114 @@
+"""Grade a batch: intake -> assemble -> sandboxed run -> score -> gradebook, one submission at a time
+per worker. One bad submission never stops the batch: whatever happens to it becomes its status.
+"""
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from autograder import intake, sandbox
+from autograder.assemble import assemble
+from autograder.course import Course, CourseError
+from autograder.gradebook import Gradebook
+from autograder.scoring import FAILED, Score, score, unreadable
+
+
+@dataclass
+class Outcome:
+    student: str
+    result: Score
+
+
+def _load_trusted(course: Course, assignment: str):
+    src, rel = course.source(assignment), course.release(assignment)
+    for p, step in ((src, "build"), (rel, "release")):
+        if not p.exists():
+            raise CourseError(f"{p.relative_to(course.root)} is missing: run `course-grader {step} {assignment}`.")
+    return nbformat.read(src, as_version=4), nbformat.read(rel, as_version=4)
+
+
+def autograded_path(course: Course, assignment: str, student: str) -> Path:
+    return course.workspace / "autograded" / assignment / f"{student}.ipynb"
+
+
+def grade_one(course: Course, assignment: str, sub: intake.Submission, source, release,
+              limits: sandbox.Limits, slot: int, mode: str) -> Score:
+    max_score = sum(float(c.metadata.get("nbgrader", {}).get("points", 0)) for c in source.cells
+                    if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code")
+    manual_max = sum(float(c.metadata.get("nbgrader", {}).get("points", 0)) for c in source.cells
+                     if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "markdown")
+    if sub.unreadable:
+        return unreadable(sub.unreadable, max_score, manual_max, sub.flags)
+    try:
+        assembled = assemble(source, release, sub.notebook)
+        run = sandbox.run(assembled.notebook, limits, slot, course.workspace, mode)
+        result = score(assembled, run, sub.flags)
+    except Exception as exc:  # a bug of ours must not stop the batch, nor look like a 0
+        return Score(FAILED, None, max_score, manual_max, reason=f"grader error: {type(exc).__name__}: {exc}",
+                     flags=list(sub.flags))
+    if run.notebook is not None:
+        out = autograded_path(course, assignment, sub.student)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        run.notebook.metadata["grader"] = {"score": result.to_dict(), "assignment": assignment, "student": sub.student}
+        nbformat.write(run.notebook, out)
+    return result
+
+
+def grade_batch(course: Course, assignment: str, path: Path, limits: sandbox.Limits, jobs: int = 1,
+                log=print, gradebook: Gradebook | None = None) -> list[Outcome]:
+    course.check(assignment)
+    source, release = _load_trusted(course, assignment)
+    gradebook = gradebook or Gradebook(course.workspace / "gradebook.db")
+    mode = sandbox.probe()
+    with tempfile.TemporaryDirectory(prefix="intake-") as scratch:
+        batch = intake.load(Path(path), assignment, Path(scratch))
+        for line in batch.ignored:
+            log(f"ignored: {line}")
+        if not batch.submissions:
+            raise CourseError(f"no submissions for {assignment} found in {path}: expected <student>/{assignment}.ipynb "
+                              f"or <student>.ipynb inside it.")
+        for line in sandbox.describe(mode, limits):
+            log(line)
+        log(f"grading {len(batch.submissions)} submission(s) of {assignment} with {jobs} worker(s)")
+        slots = list(range(jobs))
+        lock = threading.Lock()
+        outcomes: list[Outcome] = []
+        t0 = time.perf_counter()
+
+        def work(sub: intake.Submission) -> Outcome:
+            with lock:
+                slot = slots.pop()
+            try:
+                return Outcome(sub.student, grade_one(course, assignment, sub, source, release, limits, slot, mode))
+            finally:
+                with lock:
+                    slots.append(slot)
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(work, s): s for s in batch.submissions}
+            for n, fut in enumerate(as_completed(futures), 1):
+                sub = futures[fut]
+                outcome = fut.result()
+                gradebook.record(assignment, sub.student, outcome.result, sub.sha256)
+                outcomes.append(outcome)
+                r = outcome.result
+                shown = "-" if r.score is None else f"{r.score:g}/{r.max_score:g}"
+                log(f"[{n}/{len(futures)}] {sub.student}: {r.status} {shown}"
+                    + (f" ({r.reason})" if r.reason else "") + f"  {time.perf_counter() - t0:.0f} s")
+    return sorted(outcomes, key=lambda o: o.student)
+
+
+def table(rows: list[dict]) -> str:
+    """A plain-text table of gradebook rows: student, status, score, and why."""
+    lines = [f"{'student':<20} {'status':<18} {'score':>11}  notes"]
+    for r in rows:
+        shown = "-" if r["score"] is None else f"{r['score']:g}/{r['max_score']:g}"
+        notes = r["reason"] or "; ".join(r["flags"])
+        lines.append(f"{r['student']:<20} {r['status']:<18} {shown:>11}  {notes[:110]}")
+    return "\n".join(lines)

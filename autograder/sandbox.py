@@ -1,0 +1,207 @@
+"""Sandboxed execution of one assembled notebook (the parent's side).
+
+Three levels, the strongest the machine allows (``probe``):
+
+* ``full`` (root, namespaces allowed): the runner enters new network, PID, mount, IPC and UTS
+  namespaces and a fresh read-only root; the kernel runs as an unprivileged uid of its own (one per
+  parallel slot) with limits on CPU time, memory, processes, open files and file size.
+* ``userns`` (no root, unprivileged user namespaces allowed): the same namespaces and root, but
+  the kernel keeps the instructor's uid, so the process limit is looser and it could signal the
+  runner (which then reports the kernel as dead).
+* ``limits``: resource limits and timeouts only; the kernel can see what the instructor's user can.
+
+The grade command prints which level was in force. No container engine is needed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).resolve().parent
+RUNNER = HERE / "sandbox_runner.py"
+LAUNCHER = HERE / "kernel_launcher.py"
+MARKER = "@@GRADER-RESULT@@"
+BASE_UID = 61000
+SYSTEM_DIRS = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/dev", "/opt/conda"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use. The grade command's flags set these."""
+
+    cell_timeout: int = 120        # seconds for one cell
+    deadline: int = 600            # seconds for the whole notebook
+    memory_mb: int = 4096          # address space of the kernel
+    tmp_mb: int = 512              # its private /tmp (the working folder lives there)
+    max_output_mb: int = 8         # output kept from the whole notebook
+    nproc: int = 256               # processes and threads of the kernel's uid
+    nofile: int = 1024
+    fsize_mb: int = 256
+    threads: int = 2               # torch/BLAS threads in the kernel
+
+
+@dataclass
+class RunResult:
+    status: str                    # completed | timed-out | kernel-died | sandbox-error
+    cell: int | None
+    message: str
+    notebook: nbformat.NotebookNode | None
+    protections: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _works(cmd: list[str]) -> bool:
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@lru_cache(maxsize=1)
+def probe() -> str:
+    """The strongest isolation level this machine allows: 'full', 'userns' or 'limits'."""
+    if os.environ.get("COURSE_SANDBOX") in ("full", "userns", "limits"):
+        return os.environ["COURSE_SANDBOX"]
+    if not shutil.which("unshare"):
+        return "limits"
+    flags = ["--net", "--pid", "--mount", "--ipc", "--uts", "--fork", "--kill-child", "true"]
+    if os.geteuid() == 0 and _works(["unshare", *flags]):
+        return "full"
+    if _works(["unshare", "--user", "--map-root-user", *flags]):
+        return "userns"
+    return "limits"
+
+
+def _binds() -> list[str]:
+    """Paths the kernel needs: system dirs, the Python install, this environment, course_utils."""
+    import course_utils
+
+    paths = list(SYSTEM_DIRS)
+    for p in {sys.base_prefix, sys.prefix, os.path.realpath(sys.base_prefix), os.path.realpath(sys.executable)}:
+        paths.append(p if os.path.isdir(p) else os.path.dirname(p))
+    paths.append(str(Path(course_utils.__file__).resolve().parent))
+    paths.append(str(HERE))  # the kernel launcher; the workspace inside it is covered again
+    for entry in sys.path:  # editable installs and .pth entries
+        if entry and os.path.isdir(entry) and entry.startswith(("/",)) and "site-packages" in entry:
+            paths.append(entry)
+    seen, out = set(), []
+    for p in sorted(paths, key=len):
+        if not any(p == q or p.startswith(q.rstrip("/") + "/") for q in seen):
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def settings_for(mode: str, limits: Limits, slot: int, job: Path, workspace: Path) -> dict:
+    isolated = mode in ("full", "userns")
+    workdir = "/tmp/work" if isolated else str(job / "work")
+    rl = {
+        "cpu": limits.deadline * max(1, limits.threads) + 60,
+        "as": limits.memory_mb * 1024 * 1024,
+        "nofile": limits.nofile,
+        "fsize": limits.fsize_mb * 1024 * 1024,
+        "core": 0,
+    }
+    if mode == "full":
+        rl["nproc"] = limits.nproc
+    uid = BASE_UID + slot if mode == "full" else None
+    threads = str(limits.threads)
+    return {
+        "mode": mode,
+        "newroot": str(job / "root"),
+        "binds": _binds(),
+        "hide_inside": [str(workspace)],
+        "tmp_mb": limits.tmp_mb,
+        "private_tmp": "/tmp" if isolated else str(job),
+        "notebook": str(job / "input.ipynb"),
+        "cell_timeout": limits.cell_timeout,
+        "deadline": limits.deadline,
+        "max_output_bytes": limits.max_output_mb * 1024 * 1024,
+        "launcher_path": str(LAUNCHER),
+        "launcher": {
+            "workdir": workdir, "debug": bool(os.environ.get("COURSE_SANDBOX_DEBUG")), "uid": uid, "gid": uid, "tmpdir": workdir, "rlimits": rl, "writable": [],
+            "python": sys.executable,
+            "path": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+            "env": {"COURSE_NUM_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+                    "OPENBLAS_NUM_THREADS": threads, "COURSE_GRADING": "1",
+                    "MPLBACKEND": "module://matplotlib_inline.backend_inline"},
+        },
+    }
+
+
+def describe(mode: str, limits: Limits) -> list[str]:
+    """One line per protection, for the grade command's header."""
+    lines = {
+        "full": "isolation: full (namespaces for network, processes and files; unprivileged kernel uid)",
+        "userns": "isolation: user namespaces (network, processes and files isolated; kernel keeps your uid)",
+        "limits": "isolation: limits only (run as root with unshare available for full isolation)",
+    }[mode]
+    return [
+        lines,
+        f"limits: {limits.cell_timeout} s a cell, {limits.deadline} s a notebook, {limits.memory_mb} MB memory, "
+        f"{limits.tmp_mb} MB disk, {limits.max_output_mb} MB output"
+        + (f", {limits.nproc} processes" if mode == "full" else ""),
+    ]
+
+
+def run(nb: nbformat.NotebookNode, limits: Limits, slot: int, workspace: Path, mode: str | None = None) -> RunResult:
+    """Execute ``nb`` in the sandbox; never raises for anything the notebook does."""
+    mode = mode or probe()
+    jobs = workspace / "jobs"
+    jobs.mkdir(parents=True, exist_ok=True)
+    os.chmod(jobs, 0o700)
+    job = Path(tempfile.mkdtemp(prefix=f"slot{slot}-", dir=jobs))
+    try:
+        (job / "root").mkdir()
+        nbformat.write(nb, job / "input.ipynb")
+        settings = settings_for(mode, limits, slot, job, workspace)
+        (job / "settings.json").write_text(json.dumps(settings))
+        cmd = [sys.executable, "-I", str(RUNNER), str(job / "settings.json")]
+        ns = ["--net", "--pid", "--mount", "--ipc", "--uts", "--fork", "--kill-child"]
+        if mode == "full":
+            cmd = ["unshare", *ns, *cmd]
+        elif mode == "userns":
+            cmd = ["unshare", "--user", "--map-root-user", *ns, *cmd]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(job)}
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env, cwd=str(job))
+        try:
+            out, err = proc.communicate(timeout=limits.deadline + 120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return RunResult("timed-out", None, "the sandbox did not finish in time and was killed", None,
+                             describe(mode, limits))
+        finally:
+            if mode == "limits":
+                _kill_leftovers(proc.pid)
+        text = out.decode("utf-8", "replace")
+        idx = text.rfind(MARKER)
+        if idx < 0:
+            tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
+            return RunResult("sandbox-error", None, f"the sandbox runner exited {proc.returncode} without a result: "
+                             + " | ".join(tail), None, describe(mode, limits))
+        payload = json.loads(text[idx + len(MARKER):])
+        r = payload["result"]
+        nb_out = nbformat.reads(payload["notebook"], as_version=4) if payload.get("notebook") else None
+        return RunResult(r["status"], r["cell"], r["message"], nb_out,
+                         describe(mode, limits) + r.get("protections", []), r.get("seconds", 0.0))
+    finally:
+        shutil.rmtree(job, ignore_errors=True)
+
+
+def _kill_leftovers(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
