@@ -35,7 +35,7 @@ def _limits(args: argparse.Namespace):
     from autograder.release import nbgrader_config
     from autograder.sandbox import Limits
 
-    cfg = nbgrader_config(Course().root)
+    cfg = nbgrader_config(Path(__file__).resolve().parents[1])
     cell_timeout = args.cell_timeout or int(cfg.Execute.timeout)
     threads = 1 if args.jobs > 1 else int(os.environ.get("COURSE_NUM_THREADS", "2"))
     return Limits(cell_timeout=cell_timeout, deadline=args.deadline, memory_mb=args.memory_mb, threads=threads)
@@ -123,21 +123,34 @@ def _cmd_demo(args: argparse.Namespace, course: Course) -> int:
     from autograder.examples import write_examples
     from autograder.release import release
 
+    root = ["--root", str(course.root)]
+
     assignments = course.resolve(args.assignment)
     demo = course.workspace / "demo"
     for a in assignments:
         release(course, a, out_root=demo / "released")
         paths = write_examples(course, a, demo / "submissions" / a)
         print(f"example submissions for {a}: {', '.join(paths)}")
-        rc = main(["grade", a, str(demo / "submissions" / a), "--jobs", str(args.jobs)])
+        rc = main([*root, "grade", a, str(demo / "submissions" / a), "--jobs", str(args.jobs)])
         if rc:
             return rc
-        main(["feedback", a])
-    return main(["export", "--out", str(demo / "grades.csv")])
+        main([*root, "feedback", a])
+    return main([*root, "export", "--out", str(demo / "grades.csv")])
+
+
+def _cmd_audit(args: argparse.Namespace, course: Course) -> int:
+    from autograder.audit import run_audit
+
+    report = run_audit(course, course.check(args.assignment), jobs=args.jobs, repeat=args.repeat,
+                       log=(print if args.verbose else (lambda m: None)))
+    print(report.render())
+    bad = [r for r in report.results if not r.ok]
+    return 1 if bad or report.figures["batch crashes"] else 0
 
 
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="course-grader", description=__doc__)
+    p.add_argument("--root", default=None, help="course folder (default: this repository)")
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="build solutions/<id>/<id>.ipynb from <id>.py and execute it")
@@ -174,6 +187,13 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default="grades.csv", help="CSV file to write (default grades.csv)")
     e.set_defaults(func=_cmd_export)
 
+    au = sub.add_parser("audit", help="grade hostile submissions (attacks on the grader) and report the figures")
+    au.add_argument("assignment", nargs="?", default="m1_neurons")
+    au.add_argument("--jobs", type=int, default=2)
+    au.add_argument("--repeat", action="store_true", help="grade the batch twice and compare")
+    au.add_argument("--verbose", action="store_true", help="show the grade command's progress")
+    au.set_defaults(func=_cmd_audit)
+
     d = sub.add_parser("demo", help="release, grade example submissions, print the table, export CSV")
     d.add_argument("assignment", nargs="?", default="all")
     d.add_argument("--jobs", type=int, default=1)
@@ -184,7 +204,10 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
-        return args.func(args, Course())
+        root = Path(args.root).resolve() if args.root else None
+        if root is not None and not (root / "solutions").is_dir():
+            raise CourseError(f"{root} is not a course folder (it has no solutions/ folder).")
+        return args.func(args, Course(root) if root else Course())
     except CourseError as exc:
         print(f"course-grader: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,49 @@
+# The two commands a fresh clone needs (README):  make demo   and   make test
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+export COURSE_NUM_THREADS ?= 2
+export MPLBACKEND ?= Agg
+
+.PHONY: install demo test test-fast test-notebooks nbval build release audit bench clean
+
+$(STAMP): pyproject.toml requirements/ci.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c requirements/ci.txt -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Release every module, grade the example submissions, print the grade table, export CSV.
+demo: $(STAMP)
+	$(BIN)/course-grader demo --jobs 2
+
+## Everything CI runs: fast tests in parallel, then notebook runs one at a time, then nbval.
+test: $(STAMP)
+	$(MAKE) test-fast test-notebooks nbval
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -m "not notebooks" -q
+
+test-notebooks: $(STAMP)
+	$(BIN)/python -m pytest -p no:xdist -m notebooks -q
+
+nbval: $(STAMP)
+	$(BIN)/python -m pytest -p no:xdist --nbval solutions --nbval-sanitize-with tests/nbval_sanitize.cfg -q
+
+build: $(STAMP)
+	$(BIN)/course-grader build all
+
+release: $(STAMP)
+	$(BIN)/course-grader release all
+
+audit: $(STAMP)
+	$(BIN)/course-grader audit
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf autograder/workspace .pytest_cache
