@@ -22,6 +22,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.course import CourseError
+
 __all__ = ["Cell", "build_notebook", "parse_script", "script_for", "KINDS"]
 
 KINDS = ("markdown", "code", "solution", "tests", "answer")
@@ -29,7 +31,7 @@ _HEADER = re.compile(r"^# %%(?P<rest>.*)$")
 _GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-class AuthoringError(ValueError):
+class AuthoringError(CourseError):
     """A source script that cannot become a valid nbgrader notebook; the message says where."""
 
 

@@ -211,6 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     except CourseError as exc:
         print(f"course-grader: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        print(f"course-grader: error: missing dependency {exc.name!r}: install the course with "
+              f"`make install` (or pip install -c requirements/ci.txt -e '.[test]').", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"course-grader: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("course-grader: interrupted", file=sys.stderr)
         return 130

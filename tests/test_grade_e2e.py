@@ -1,0 +1,82 @@
+"""End to end through the real grade command, on every module: the reference gets full marks, the
+blank gets 0, a submission with two wrong answers loses exactly those answers' points; the CSV and
+the feedback follow. Plus, on the tiny fixture: regrading is stable and parallel grading agrees."""
+from __future__ import annotations
+
+import csv
+
+import nbformat
+import pytest
+
+from autograder.assemble import nbg
+from autograder.cli import main
+from autograder.course import Course
+from autograder.examples import wrong_answers, write_examples
+from autograder.feedback import secret_lines
+from autograder.gradebook import Gradebook
+
+pytestmark = pytest.mark.notebooks
+COURSE = Course()
+
+
+def points(course: Course, assignment: str) -> dict[str, float]:
+    nb = nbformat.read(course.source(assignment), as_version=4)
+    return {nbg(c)["grade_id"]: float(nbg(c)["points"]) for c in nb.cells
+            if nbg(c).get("grade") and c.cell_type == "code"}
+
+
+def grade_examples(course: Course, assignment: str, tmp_path, jobs: int = 1) -> dict[str, dict]:
+    write_examples(course, assignment, tmp_path / "subs")
+    assert main(["--root", str(course.root), "grade", assignment, str(tmp_path / "subs"), "--jobs", str(jobs)]) == 0
+    return {r["student"]: r for r in Gradebook(course.workspace / "gradebook.db").rows(assignment)}
+
+
+def check_examples(course: Course, assignment: str, rows: dict[str, dict], tmp_path) -> None:
+    pts = points(course, assignment)
+    full = sum(pts.values())
+    assert rows["reference"]["status"] == "graded", rows["reference"]
+    assert rows["reference"]["score"] == full
+    assert rows["blank"]["status"] == "graded" and rows["blank"]["score"] == 0
+    wrong = wrong_answers(course, assignment)
+    lost = sum(pts[f"test_{gid}"] for gid in wrong)
+    assert rows["partly_wrong"]["score"] == full - lost, rows["partly_wrong"]["detail"]["tests"]
+    failed = {t["grade_id"] for t in rows["partly_wrong"]["detail"]["tests"] if t["outcome"] != "passed"}
+    assert failed == {f"test_{gid}" for gid in wrong}
+
+    out = tmp_path / "grades.csv"
+    assert main(["--root", str(course.root), "export", "--assignment", assignment, "--out", str(out)]) == 0
+    csv_rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert float(csv_rows["reference"]["score"]) == full and float(csv_rows["blank"]["score"]) == 0
+
+    assert main(["--root", str(course.root), "feedback", assignment, "--out", str(tmp_path / "fb")]) == 0
+    secrets_ = secret_lines(nbformat.read(course.source(assignment), as_version=4),
+                            nbformat.read(course.release(assignment), as_version=4))
+    assert secrets_, "the module has no hidden tests?"
+    for name in ("reference", "blank", "partly_wrong"):
+        html = (tmp_path / "fb" / f"{name}.html").read_text()
+        assert not [s for s in secrets_ if s in html]
+
+
+@pytest.mark.parametrize("assignment", COURSE.assignments())
+def test_module_grades_reference_blank_and_partly_wrong(assignment, tmp_path):
+    rows = grade_examples(COURSE, assignment, tmp_path)
+    check_examples(COURSE, assignment, rows, tmp_path)
+
+
+def test_tiny_course_regrading_and_parallel_agree(tiny_course, tmp_path):
+    first = grade_examples(tiny_course, "t_tiny", tmp_path / "a", jobs=1)
+    check_examples(tiny_course, "t_tiny", first, tmp_path / "a")
+    again = grade_examples(tiny_course, "t_tiny", tmp_path / "b", jobs=2)
+    for name in ("reference", "blank", "partly_wrong"):
+        assert (again[name]["status"], again[name]["score"]) == (first[name]["status"], first[name]["score"])
+
+
+def test_failed_to_grade_is_never_a_zero(tiny_course, tmp_path):
+    folder = tmp_path / "subs" / "carol"
+    folder.mkdir(parents=True)
+    (folder / "t_tiny.ipynb").write_text('{"cells": [}')
+    assert main(["--root", str(tiny_course.root), "grade", "t_tiny", str(tmp_path / "subs")]) == 0
+    out = tmp_path / "g.csv"
+    main(["--root", str(tiny_course.root), "export", "--assignment", "t_tiny", "--out", str(out)])
+    row = next(r for r in csv.DictReader(out.open()) if r["student"] == "carol")
+    assert row["status"] == "unreadable" and row["score"] == "" and "not valid JSON" in row["reason"]
