@@ -69,14 +69,17 @@ def prepare(s):
     protections.append("processes: own PID namespace; everything the kernel started dies with it")
     newroot = s["newroot"]
     mount("tmpfs", newroot, "tmpfs", MS_NOSUID | MS_NODEV, "size=8m,mode=0755")
+    # Private scratch first, binds after: a clone or environment that lives under /tmp stays visible.
+    for d, mb in (("/tmp", s["tmp_mb"]), ("/var/tmp", 1)):
+        os.makedirs(newroot + d, exist_ok=True)
+        mount("tmpfs", newroot + d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={mb}m,mode=1777")
     for src in s["binds"]:
         if os.path.lexists(src):
             _bind(src, newroot)
+    os.makedirs(newroot + "/dev/shm", exist_ok=True)
+    mount("tmpfs", newroot + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
     os.makedirs(newroot + "/proc", exist_ok=True)
     mount("proc", newroot + "/proc", "proc", MS_NOSUID | MS_NODEV)
-    for d, mb, mode in (("/tmp", s["tmp_mb"], "1777"), ("/dev/shm", 16, "1777"), ("/var/tmp", 1, "1777")):
-        os.makedirs(newroot + d, exist_ok=True)
-        mount("tmpfs", newroot + d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={mb}m,mode={mode}")
     for hidden in s["hide_inside"]:
         if os.path.isdir(newroot + hidden):
             mount("tmpfs", newroot + hidden, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=0755")
