@@ -24,7 +24,8 @@ from autograder.authoring import build_notebook, parse_script
 from autograder.course import Course, CourseError
 
 CONFIG_FILE = Path(__file__).with_name("nbgrader_config.py")
-KERNEL_ENV = {"COURSE_NUM_THREADS": "2", "PYTHONHASHSEED": "0", "TQDM_MININTERVAL": "1"}
+KERNEL_ENV = {"COURSE_NUM_THREADS": "2", "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2",
+              "MKL_NUM_THREADS": "2", "PYTHONHASHSEED": "0"}
 
 
 def nbgrader_config(root: Path) -> Config:

@@ -19,7 +19,11 @@ DEFAULT_THREADS = 2
 
 
 def configure_threads() -> int:
-    """Set torch's intra-op threads from ``COURSE_NUM_THREADS`` (default 2) and return the count."""
+    """Set torch's and the BLAS/OpenMP libraries' threads from ``COURSE_NUM_THREADS`` (default 2).
+
+    NumPy's BLAS matters as much as torch: left unlimited on a busy two-core machine, a small
+    matrix loop can run many times slower. Returns the count.
+    """
     raw = os.environ.get(THREADS_ENV, str(DEFAULT_THREADS))
     try:
         n = int(raw)
@@ -27,6 +31,9 @@ def configure_threads() -> int:
             raise ValueError
     except ValueError:
         raise ValueError(f"{THREADS_ENV} must be a positive integer, got {raw!r}") from None
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(n)
     try:
         import torch
     except ImportError:
