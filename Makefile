@@ -3,6 +3,7 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
 export COURSE_NUM_THREADS ?= 2
 export OMP_NUM_THREADS ?= $(COURSE_NUM_THREADS)
 export OPENBLAS_NUM_THREADS ?= $(COURSE_NUM_THREADS)

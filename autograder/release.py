@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -86,6 +87,12 @@ def release(course: Course, assignment: str, out_root: Path | None = None) -> Pa
         coursedir = CourseDirectory(config=cfg)
         api = NbGraderAPI(coursedir=coursedir, config=cfg)
         log = io.StringIO()
+        # nbgrader creates its database by running the `alembic` script that sits beside this
+        # Python; make sure it is found even when the environment is not activated.
+        bindir = os.path.dirname(sys.executable)
+        path = os.environ.get("PATH", "")
+        if bindir not in path.split(os.pathsep):
+            os.environ["PATH"] = bindir + os.pathsep + path
         with contextlib.redirect_stderr(log):
             result = api.generate_assignment(assignment, force=True)
         if not result.get("success"):
@@ -107,8 +114,6 @@ def validate(path: Path) -> list[str]:
     with contextlib.redirect_stdout(io.StringIO()):
         results = validator.validate(str(path))
     problems = []
-    for key in ("changed", "failed", "passed"):
-        pass
     for f in results.get("failed", []):
         problems.append(f"test cell failed: {f.get('source', '')[:80]!r}: {f.get('error', '')[-300:]}")
     for c in results.get("changed", []):

@@ -50,7 +50,7 @@ def answer_cells(path: Path) -> dict[str, str]:
     }
 
 
-def test_ids(assignment: str, include_slow: bool = False) -> list[str]:
+def graded_test_ids(assignment: str, include_slow: bool = False) -> list[str]:
     """The grade ids of the autograded test cells, in order."""
     return [
         _meta(c)["grade_id"]

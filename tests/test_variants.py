@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import ROOT, release_path, run_cells, source_path, test_ids
+from harness import ROOT, release_path, run_cells, source_path, graded_test_ids
 
 VARIANTS_DIR = Path(__file__).parent / "variants"
 
@@ -75,7 +75,7 @@ def test_reference_answers_pass_every_fast_test(assignment):
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_blank_notebook_fails_every_graded_test(assignment):
     results = run_cells(assignment, answers_from=release_path(assignment), skip_tags=frozenset({"demo"}))
-    expected = set(test_ids(assignment, include_slow=True))
+    expected = set(graded_test_ids(assignment, include_slow=True))
     assert set(results) == expected
     passed = sorted(t for t, err in results.items() if err is None)
     assert not passed, f"the blank notebook passed {passed}"
