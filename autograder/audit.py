@@ -27,7 +27,7 @@ import nbformat
 from autograder import examples, sandbox
 from autograder.assemble import assemble, nbg
 from autograder.course import Course, CourseError
-from autograder.feedback import LeakError, render, secret_lines
+from autograder.feedback import LeakError, render, secrets_for
 from autograder.grade import autograded_path, grade_batch
 from autograder.gradebook import Gradebook
 from autograder.scoring import DIED, FLAGGED, GRADED, TIMED_OUT, UNREADABLE
@@ -168,6 +168,8 @@ check_close = check_equal = check_true = check_shape = lambda *a, **k: None"""
         C("duplicated_grade_cells", "cheat", (FLAGGED,), "base", True, _duplicated),
         C("added_grade_cell", "cheat", (FLAGGED,), "base", True, _added_grade_cell),
         C("edited_points", "cheat", (FLAGGED,), "base", True, _edited_points),
+        C("prints_hidden_tests_from_history", "snoop", (GRADED,), "base", build=lambda x: _insert(
+            x.base, "print(In)\nprint(_ih)\nraise RuntimeError(str(In))")),
         C("snooping_files_and_network", "snoop", (GRADED,), "full", build=lambda x: _insert(
             x.reference, snoop.replace("PATHS", repr(x.secret_paths)).replace("PORT", str(x.port)), "start")),
         C("module_shadowing_file", "snoop", (GRADED,), "full", build=_shadowing),
@@ -465,12 +467,12 @@ def _plain_reference_time(source, release, reference, limits) -> float:
 
 
 def _leaks(course, assignment, source, release, students, tmp) -> int:
-    secrets_ = secret_lines(source, release)
     leaks = 0
     for s in students:
         graded = autograded_path(course, assignment, s)
         if not graded.exists():
             continue
+        secrets_ = secrets_for(nbformat.read(graded, as_version=4), source, release)
         try:
             html = render(graded, tmp / "fb" / f"{s}.html", source, release).read_text()
         except LeakError:

@@ -21,8 +21,9 @@ class LeakError(RuntimeError):
 
 
 def secret_lines(source: nbformat.NotebookNode, release: nbformat.NotebookNode) -> set[str]:
-    """Lines of hidden tests that appear nowhere in the student's own notebook (so are secret)."""
-    public = {ln.strip() for c in release.cells for ln in c.source.splitlines()}
+    """Lines of hidden tests that appear nowhere in the student's notebook, not even inside a longer
+    line (so are secret). Comments and lines under 12 characters are too generic to count."""
+    public = "\n".join(c.source for c in release.cells)
     secrets_: set[str] = set()
     for c in source.cells:
         if c.cell_type == "code" and nbg(c).get("grade"):
@@ -32,6 +33,17 @@ def secret_lines(source: nbformat.NotebookNode, release: nbformat.NotebookNode) 
                 if len(s) >= 12 and s not in public and not s.startswith("#"):
                     secrets_.add(s)
     return secrets_
+
+
+STUDENT_ROLES = ("answer", "student-extra", "written")
+
+
+def secrets_for(graded: nbformat.NotebookNode, source: nbformat.NotebookNode,
+                release: nbformat.NotebookNode) -> set[str]:
+    """The secret lines for one graded notebook: a line the student wrote in their own answers is
+    theirs to see (a correct answer can share a line with a hidden test), so it is not withheld."""
+    own = "\n".join(c.source for c in graded.cells if c.metadata.get("grader", {}).get("role") in STUDENT_ROLES)
+    return {s for s in secret_lines(source, release) if s not in own}
 
 
 def _leaks(text: str, secrets_: set[str]) -> bool:
@@ -99,8 +111,9 @@ def render(graded_path: Path, out_path: Path, source: nbformat.NotebookNode, rel
     """Write the HTML feedback for one graded notebook; raise LeakError rather than write a leak."""
     from nbconvert import HTMLExporter
 
-    secrets_ = secret_lines(source, release)
-    view = student_view(nbformat.read(graded_path, as_version=4), secrets_)
+    graded = nbformat.read(graded_path, as_version=4)
+    secrets_ = secrets_for(graded, source, release)
+    view = student_view(graded, secrets_)
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(view)
     plain = html.unescape(body)
     leaked = [s for s in secrets_ if s in plain]

@@ -12,7 +12,8 @@ from autograder.assemble import nbg
 from autograder.cli import main
 from autograder.course import Course
 from autograder.examples import wrong_answers, write_examples
-from autograder.feedback import secret_lines
+from autograder.feedback import secret_lines, secrets_for
+from autograder.grade import autograded_path
 from autograder.gradebook import Gradebook
 
 pytestmark = pytest.mark.notebooks
@@ -49,10 +50,12 @@ def check_examples(course: Course, assignment: str, rows: dict[str, dict], tmp_p
     assert float(csv_rows["reference"]["score"]) == full and float(csv_rows["blank"]["score"]) == 0
 
     assert main(["--root", str(course.root), "feedback", assignment, "--out", str(tmp_path / "fb")]) == 0
-    secrets_ = secret_lines(nbformat.read(course.source(assignment), as_version=4),
-                            nbformat.read(course.release(assignment), as_version=4))
-    assert secrets_, "the module has no hidden tests?"
+    source = nbformat.read(course.source(assignment), as_version=4)
+    release = nbformat.read(course.release(assignment), as_version=4)
+    assert secret_lines(source, release), "the module has no hidden tests?"
     for name in ("reference", "blank", "partly_wrong"):
+        graded = nbformat.read(autograded_path(course, assignment, name), as_version=4)
+        secrets_ = secrets_for(graded, source, release)
         html = (tmp_path / "fb" / f"{name}.html").read_text()
         assert not [s for s in secrets_ if s in html]
 
