@@ -8,7 +8,6 @@ export COURSE_NUM_THREADS ?= 2
 export OMP_NUM_THREADS ?= $(COURSE_NUM_THREADS)
 export OPENBLAS_NUM_THREADS ?= $(COURSE_NUM_THREADS)
 export MKL_NUM_THREADS ?= $(COURSE_NUM_THREADS)
-export MPLBACKEND ?= Agg
 
 .PHONY: install demo test test-fast test-notebooks nbval build release audit bench clean
 

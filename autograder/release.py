@@ -26,7 +26,8 @@ from autograder.course import Course, CourseError
 
 CONFIG_FILE = Path(__file__).with_name("nbgrader_config.py")
 KERNEL_ENV = {"COURSE_NUM_THREADS": "2", "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2",
-              "MKL_NUM_THREADS": "2", "PYTHONHASHSEED": "0"}
+              "MKL_NUM_THREADS": "2", "PYTHONHASHSEED": "0",
+              "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 
 
 def nbgrader_config(root: Path) -> Config:
