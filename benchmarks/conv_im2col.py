@@ -1,7 +1,7 @@
 """Time a NumPy im2col convolution (forward + backward) against PyTorch's CPU conv2d.
 
-The NumPy functions below are copied from the reference solution of Module 3
-(solutions/m3_cnn/m3_cnn.py: conv2d_im2col and conv2d_backward) and must stay identical to it.
+The NumPy functions are Module 3's reference answers, read from solutions/m3_cnn/m3_cnn.py
+(conv2d_im2col and conv2d_backward), so the benchmark times exactly what the notebook teaches.
 Problem size: N=64 images of C=8 channels, 16x16 pixels, F=16 filters of 3x3, stride 1, pad 1.
 Both sides get the same number of threads, from COURSE_NUM_THREADS (default 2).
 
@@ -24,65 +24,26 @@ import torch.nn.functional as F  # noqa: E402
 from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
 
-# ---- copied from solutions/m3_cnn/m3_cnn.py (reference answers) ----
-def conv2d_im2col(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0) -> tuple[np.ndarray, tuple]:
-    """Forward pass of a convolutional layer as one matrix product over all windows (im2col).
+def _reference_answers(*names: str) -> dict:
+    """Load Module 3's reference answers from its script, so the benchmark always times exactly
+    what the notebook teaches (solutions/m3_cnn/m3_cnn.py)."""
+    import sys
+    from pathlib import Path
 
-    Inputs:
-        x: images (N, C, H, W).
-        w: filters (F, C, kh, kw).
-        b: biases (F,).
-        stride: step between kernel positions, the same along both axes.
-        pad: zeros added on each of the four sides.
-    Returns:
-        out: (N, F, H_out, W_out), equal to conv2d_naive's.
-        cache: the tuple (x, w, b, stride, pad).
-    """
-    N, C, H, W = x.shape
-    F_, _, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    # windows[n, c, i, j, u, v] = xp[n, c, i*stride + u, j*stride + v]: a view, nothing is copied yet
-    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
-    H_out, W_out = windows.shape[2], windows.shape[3]
-    # one column per window: rows (c, u, v) match w.reshape(F, -1), columns (n, i, j)
-    cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * kh * kw, N * H_out * W_out)  # the one copy
-    out = w.reshape(F_, -1) @ cols + b[:, None]  # (F, N*H_out*W_out)
-    out = out.reshape(F_, N, H_out, W_out).transpose(1, 0, 2, 3)
-    return out, (x, w, b, stride, pad)
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))
+    from autograder.authoring import parse_script
+    from autograder.examples import solution_text
+
+    cells = {c.grade_id: c for c in parse_script(root / "solutions" / "m3_cnn" / "m3_cnn.py")}
+    namespace = {"np": np, "sliding_window_view": sliding_window_view}
+    for name in names:
+        exec(compile(solution_text(cells[name].source), f"<m3_cnn {name}>", "exec"), namespace)
+    return {name: namespace[name] for name in names}
 
 
-def conv2d_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward pass of a convolutional layer.
-
-    Inputs:
-        dout: upstream gradient (N, F, H_out, W_out).
-        cache: (x, w, b, stride, pad) as returned by conv2d_naive / conv2d_im2col, with
-            x: (N, C, H, W), w: (F, C, kh, kw), b: (F,), stride and pad ints.
-    Returns:
-        dx: (N, C, H, W), gradient with respect to x.
-        dw: (F, C, kh, kw), gradient with respect to w.
-        db: (F,), gradient with respect to b.
-    """
-    x, w, b, stride, pad = cache
-    N, C, H, W = x.shape
-    F_, _, kh, kw = w.shape
-    _, _, H_out, W_out = dout.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :H_out, :W_out]
-    cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * kh * kw, N * H_out * W_out)
-    dout_mat = dout.transpose(1, 0, 2, 3).reshape(F_, N * H_out * W_out)
-    db = dout_mat.sum(axis=1)
-    dw = (dout_mat @ cols.T).reshape(w.shape)
-    # col2im: each kernel offset (u, v) sends its gradient back to one strided slice of the padded
-    # input; channels first, so that those slices and dcols[:, u, v] line up without a transpose
-    dcols = (w.reshape(F_, -1).T @ dout_mat).reshape(C, kh, kw, N, H_out, W_out)
-    dxp = np.zeros((C, N) + xp.shape[2:], dtype=dcols.dtype)
-    for u in range(kh):
-        for v in range(kw):
-            dxp[:, :, u:u + stride * H_out:stride, v:v + stride * W_out:stride] += dcols[:, u, v]
-    dx = dxp[:, :, pad:pad + H, pad:pad + W].transpose(1, 0, 2, 3)
-    return dx, dw, db
-# ---- end of the copy ----
+_answers = _reference_answers("conv2d_im2col", "conv2d_backward")
+conv2d_im2col, conv2d_backward = _answers["conv2d_im2col"], _answers["conv2d_backward"]
 
 
 def median_ms(fns: list, repeats: int) -> list[float]:
