@@ -345,10 +345,12 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
         raise CourseError(f"the audit needs a wrong answer for {assignment} in tests/variants/{assignment}.py (WRONG).")
     wrong_id = next(iter(wrong))
     base = examples.with_answers(reference, wrong)
+    tmp = Path(tempfile.mkdtemp(prefix="audit-"))
+    # The audit grades into a scratch workspace: the course's real gradebook is never touched.
+    course = Course(course.root, workspace_dir=tmp / "workspace")
     first = next(nbg(c)["grade_id"] for c in source.cells if nbg(c).get("solution") and c.cell_type == "code")
     gradebook = Gradebook(course.workspace / "gradebook.db")
     stop, srv, port = _listener()
-    tmp = Path(tempfile.mkdtemp(prefix="audit-"))
     try:
         folder = tmp / "submissions"
         folder.mkdir()
@@ -371,7 +373,7 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
         from autograder.scoring import Score
 
         gradebook.record(assignment, SENTINEL, Score(GRADED, 1.0, 1.0, 0.0), "sentinel")
-        sentinel_before = next(r for r in gradebook.rows(assignment) if r["student"] == SENTINEL)
+        before = {r["student"]: r for r in gradebook.rows()}
         ref_score = _plain_reference_time(source, release, reference, limits)
         t0 = time.perf_counter()
         crashes = 0
@@ -383,8 +385,10 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
         batch_seconds = time.perf_counter() - t0
         leftover = _sandbox_processes()
         rows = {r["student"]: r for r in gradebook.rows(assignment)}
-        altered = int(rows.get(SENTINEL) != sentinel_before)
-        strangers = sorted(set(rows) - {c.name for c in all_cases} - {SENTINEL})
+        names = {c.name for c in all_cases}
+        after = {r["student"]: r for r in gradebook.rows()}
+        altered = sum(after.get(k) != v for k, v in before.items() if k not in names)
+        strangers = sorted(set(after) - names - set(before))
         full = sum(float(nbg(c).get("points", 0)) for c in source.cells if nbg(c).get("grade") and c.cell_type == "code")
         base_score = full - float(next(nbg(c)["points"] for c in source.cells if nbg(c).get("grade_id") == f"test_{wrong_id}"))
         results, false_full, above, lost = [], 0, 0, 0

@@ -19,6 +19,7 @@ class CourseError(Exception):
 @dataclass(frozen=True)
 class Course:
     root: Path = ROOT
+    workspace_dir: Path | None = None  # another grading workspace (the audit uses a scratch one)
 
     @property
     def solutions(self) -> Path:
@@ -30,7 +31,7 @@ class Course:
 
     @property
     def workspace(self) -> Path:
-        return self.root / "autograder" / "workspace"
+        return self.workspace_dir or self.root / "autograder" / "workspace"
 
     def assignments(self) -> list[str]:
         """Assignment ids in syllabus order (their names start with m1_, m2_, ...)."""

@@ -45,3 +45,11 @@ def test_no_process_outlives_its_submission(report):
 def test_identical_references_get_identical_full_scores(report):
     refs = [r for r in report.results if r.case.name.startswith("reference_")]
     assert len(refs) >= 3 and len({(r.status, r.score) for r in refs}) == 1
+
+
+def test_audit_never_writes_to_the_course_gradebook(report, tiny_course):
+    from autograder.gradebook import Gradebook
+
+    path = tiny_course.workspace / "gradebook.db"
+    students = {r["student"] for r in Gradebook(path).rows()} if path.exists() else set()
+    assert not students & {"reference_1", "fork_bomb", "zz-graded-earlier"}
