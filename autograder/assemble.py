@@ -151,7 +151,7 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
     tests: list[TestSpec] = []
     manual: dict[str, float] = {}
 
-    def add(src: str, role: dict, cell_type: str = "code", attachments=None) -> None:
+    def add(src: str, role: dict, cell_type: str = "code") -> None:
         cell = nbformat.v4.new_code_cell(src) if cell_type == "code" else nbformat.v4.new_markdown_cell(src)
         cell.metadata = {"grader": role}
         out.cells.append(cell)
@@ -163,8 +163,8 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
         meta = nbg(sc)
         gid = meta.get("grade_id")
         if meta.get("solution") and sc.cell_type == "code":
-            chosen = answers.get(gid) or rel_ids.get(gid) or sc
-            text = chosen.source if gid in answers else (rel_ids[gid].source if gid in rel_ids else "raise NotImplementedError()")
+            stub = rel_ids[gid].source if gid in rel_ids else "raise NotImplementedError()"
+            text = answers[gid].source if gid in answers else stub
             add(text, {"role": "answer", "grade_id": gid})
         elif meta.get("solution"):  # a written answer, graded by hand
             text = answers[gid].source if gid in answers else (rel_ids.get(gid) or sc).source

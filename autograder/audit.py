@@ -55,7 +55,6 @@ class Context:
     base: nbformat.NotebookNode
     blank: nbformat.NotebookNode
     wrong_id: str
-    first_answer: str
     secret_paths: list[str]
     port: int
     folder: Path = field(default_factory=Path)
@@ -76,11 +75,7 @@ def _insert(nb, code: str, where: str = "end"):
     return nb
 
 
-def _cells(nb, pred):
-    return [c for c in nb.cells if pred(nbg(c))]
-
-
-def _test_of(ctx, nb, gid):
+def _test_of(nb, gid):
     return next(c for c in nb.cells if nbg(c).get("grade_id") == f"test_{gid}")
 
 
@@ -192,13 +187,13 @@ def _fake_outputs(x):
 
 def _edited_test(x):
     nb = _copy(x.base)
-    _test_of(x, nb, x.wrong_id).source = "pass"
+    _test_of(nb, x.wrong_id).source = "pass"
     return nb
 
 
 def _deleted_test(x):
     nb = _copy(x.base)
-    nb.cells.remove(_test_of(x, nb, x.wrong_id))
+    nb.cells.remove(_test_of(nb, x.wrong_id))
     return nb
 
 
@@ -212,7 +207,7 @@ def _renamed_answer(x):
 
 def _duplicated(x):
     nb = _copy(x.base)
-    t = _test_of(x, nb, x.wrong_id)
+    t = _test_of(nb, x.wrong_id)
     nb.cells.insert(nb.cells.index(t), _copy(nbformat.v4.new_notebook(cells=[t])).cells[0])
     return nb
 
@@ -232,12 +227,6 @@ def _edited_points(x):
         if nbg(c).get("grade"):
             c.metadata["nbgrader"]["points"] = 100
     return nb
-
-
-def _write(x, name, data: bytes):
-    p = x.folder / name / f"{x.assignment}.ipynb"
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(data)
 
 
 def _raw(x, data: bytes):
@@ -348,7 +337,6 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
     tmp = Path(tempfile.mkdtemp(prefix="audit-"))
     # The audit grades into a scratch workspace: the course's real gradebook is never touched.
     course = Course(course.root, workspace_dir=tmp / "workspace")
-    first = next(nbg(c)["grade_id"] for c in source.cells if nbg(c).get("solution") and c.cell_type == "code")
     gradebook = Gradebook(course.workspace / "gradebook.db")
     stop, srv, port = _listener()
     try:
@@ -356,7 +344,7 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
         folder.mkdir()
         secret = [str(course.source(assignment)), str(course.solutions), str(course.workspace / "gradebook.db"),
                   str(folder), str(course.root / "tests")]
-        ctx = Context(course, assignment, reference, base, release, wrong_id, first, secret, port, folder)
+        ctx = Context(course, assignment, reference, base, release, wrong_id, secret, port, folder)
         all_cases = cases()
         for case in all_cases:
             made = case.build(ctx)

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import intake, sandbox
-from autograder.assemble import assemble
+from autograder.assemble import assemble, nbg
 from autograder.course import Course, CourseError
 from autograder.gradebook import Gradebook
 from autograder.scoring import FAILED, Score, score, unreadable
@@ -37,12 +37,22 @@ def autograded_path(course: Course, assignment: str, student: str) -> Path:
     return course.workspace / "autograded" / assignment / f"{student}.ipynb"
 
 
+def max_points(source) -> tuple[float, float]:
+    """(autograded points, points graded by hand) of a source notebook."""
+    auto = manual = 0.0
+    for c in source.cells:
+        meta = nbg(c)
+        if meta.get("grade"):
+            if c.cell_type == "code":
+                auto += float(meta.get("points", 0))
+            else:
+                manual += float(meta.get("points", 0))
+    return auto, manual
+
+
 def grade_one(course: Course, assignment: str, sub: intake.Submission, source, release,
-              limits: sandbox.Limits, slot: int, mode: str) -> Score:
-    max_score = sum(float(c.metadata.get("nbgrader", {}).get("points", 0)) for c in source.cells
-                    if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code")
-    manual_max = sum(float(c.metadata.get("nbgrader", {}).get("points", 0)) for c in source.cells
-                     if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "markdown")
+              limits: sandbox.Limits, slot: int, mode: str, maxima: tuple[float, float]) -> Score:
+    max_score, manual_max = maxima
     if sub.unreadable:
         return unreadable(sub.unreadable, max_score, manual_max, sub.flags)
     try:
@@ -66,6 +76,7 @@ def grade_batch(course: Course, assignment: str, path: Path, limits: sandbox.Lim
     source, release = _load_trusted(course, assignment)
     gradebook = gradebook or Gradebook(course.workspace / "gradebook.db")
     mode = sandbox.probe()
+    maxima = max_points(source)
     with tempfile.TemporaryDirectory(prefix="intake-") as scratch:
         batch = intake.load(Path(path), assignment, Path(scratch))
         for line in batch.ignored:
@@ -85,7 +96,7 @@ def grade_batch(course: Course, assignment: str, path: Path, limits: sandbox.Lim
             with lock:
                 slot = slots.pop()
             try:
-                return Outcome(sub.student, grade_one(course, assignment, sub, source, release, limits, slot, mode))
+                return Outcome(sub.student, grade_one(course, assignment, sub, source, release, limits, slot, mode, maxima))
             finally:
                 with lock:
                     slots.append(slot)

@@ -50,16 +50,7 @@ def build(course: Course, assignment: str, execute: bool = True, timeout: int = 
             nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(target.parent)}},
             record_timing=False,
         )
-        old = {k: os.environ.get(k) for k in KERNEL_ENV}
-        os.environ.update(KERNEL_ENV)
-        try:
-            client.execute(env=env)
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        client.execute(env=env)
     nbformat.write(nb, target)
     return target
 
