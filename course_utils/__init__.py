@@ -6,17 +6,20 @@ visible tests call, ``gradcheck`` for numeric gradients, ``data`` for offline da
 Students read these files, so they stay short and free of framework code of our own.
 """
 from course_utils.checks import (
+    DelegationError,
     check_array,
     check_close,
     check_equal,
     check_shape,
     check_true,
     compare,
+    from_scratch,
 )
 from course_utils.device import configure_threads, get_device, seed_everything, setup
 from course_utils.gradcheck import grad_check, numeric_gradient, rel_error, torch_grad_check
 
 __all__ = [
+    "DelegationError",
     "check_array",
     "check_close",
     "check_equal",
@@ -24,6 +27,7 @@ __all__ = [
     "check_true",
     "compare",
     "configure_threads",
+    "from_scratch",
     "get_device",
     "grad_check",
     "numeric_gradient",

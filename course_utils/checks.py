@@ -11,11 +11,21 @@ against a float32 reference says so by passing looser ones.
 """
 from __future__ import annotations
 
-from typing import Any, NoReturn
+import contextlib
+from typing import Any, Iterator, NoReturn
 
 import numpy as np
 
-__all__ = ["check_array", "check_close", "check_equal", "check_shape", "check_true", "compare"]
+__all__ = [
+    "DelegationError",
+    "check_array",
+    "check_close",
+    "check_equal",
+    "check_shape",
+    "check_true",
+    "compare",
+    "from_scratch",
+]
 
 
 def _as_numpy(x: Any) -> np.ndarray:
@@ -159,3 +169,79 @@ def compare(name: str, got: Any, expected: Any, rtol: float = 1e-7, atol: float 
     max_diff = float(np.max(np.abs(g - e))) if g.size else 0.0
     print(f"{name:<12} | exact: {exact!s:<5} | close: {close!s:<5} | max abs diff: {max_diff:.1e}")
     return close
+
+
+
+class DelegationError(AssertionError):
+    """A from-scratch exercise called PyTorch or one of the course's reference helpers."""
+
+
+_GUARDS: list[tuple[str, list[str]]] = []  # (exercise name, calls refused) of each open block
+
+
+def _refuse(what: str) -> NoReturn:
+    name, calls = _GUARDS[-1]
+    calls.append(what)
+    raise DelegationError(
+        f"{name} called {what}. This exercise is written from scratch in NumPy: PyTorch and the "
+        "course's reference helpers are what the tests compare against, not parts of the answer."
+    )
+
+
+def _refusing_code(qualname: str):  # noqa: ANN202
+    # Code with no free variables, so it can stand in any function's __code__ (pre-bound names too).
+    src = f"def stub(*args, **kwargs):\n    __import__('course_utils.checks', fromlist=['_refuse'])._refuse({qualname!r})\n"
+    scope: dict[str, Any] = {}
+    exec(src, scope)  # noqa: S102 - fixed text built from our own function names
+    return scope["stub"].__code__
+
+
+@contextlib.contextmanager
+def from_scratch(name: str) -> Iterator[None]:
+    """Run a from-scratch exercise with PyTorch and the course's reference helpers switched off.
+
+    Inside the block every PyTorch function and tensor method raises ``DelegationError``, and so do
+    ``course_utils.gradcheck``'s ``numeric_gradient``, ``grad_check`` and ``torch_grad_check``
+    (however they were imported). Tests call the student's function inside the block and compute
+    their references outside it::
+
+        with from_scratch("conv2d_naive"):
+            out, _ = conv2d_naive(x, w, b, stride=1, pad=1)
+        check_close("conv2d_naive(...)", out, F.conv2d(...).numpy())
+
+    A refused call that the student's code catches and swallows still fails when the block ends.
+    """
+    from course_utils import gradcheck
+
+    helpers = [gradcheck.numeric_gradient, gradcheck.grad_check, gradcheck.torch_grad_check]
+    saved = [(f, f.__code__) for f in helpers]
+    calls: list[str] = []
+    _GUARDS.append((name, calls))
+    stack = contextlib.ExitStack()
+    try:
+        for f in helpers:
+            f.__code__ = _refusing_code(f"course_utils.gradcheck.{f.__name__}")
+        try:
+            from torch.overrides import TorchFunctionMode
+        except ImportError:  # torch is optional for NumPy-only use
+            pass
+        else:
+
+            class _NoTorch(TorchFunctionMode):
+                def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+                    label = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+                    module = getattr(func, "__module__", None)
+                    _refuse(f"{module}.{label}" if module and not label.startswith(module) else f"torch {label}")
+
+            stack.enter_context(_NoTorch())
+        with stack:
+            yield
+    finally:
+        for f, code in saved:
+            f.__code__ = code
+        _GUARDS.pop()
+    if calls:
+        raise DelegationError(
+            f"{name} called {calls[0]} (and caught the error). This exercise is written from scratch "
+            "in NumPy: PyTorch and the course's reference helpers are not parts of the answer."
+        )

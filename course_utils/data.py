@@ -1,15 +1,19 @@
 """Offline data sets, all of them available without a network.
 
 * ``load_digits_split``: scikit-learn's 1,797 handwritten digits (8x8 grey images, shipped inside
-  scikit-learn) with a fixed, stratified train/test split, so every notebook and every grader sees
-  the same numbers.
+  scikit-learn) with a fixed, stratified train/validation/test split, so every notebook and every
+  grader sees the same numbers. Train on ``train``, choose settings and stop early on ``val``, and
+  touch ``test`` once, at the very end.
+* ``stratified_split``: the same kind of split for any labelled arrays.
+* ``load_text_corpus`` and ``split_text``: Python's own reference documentation, shipped with
+  every Python in ``pydoc_data.topics``, as ASCII text for character-level language models.
 * ``make_xor``, ``make_moons``, ``make_circles``, ``make_blobs``: small 2-D problems for decision
   boundaries.
 * ``load_sample_photo``: the two photographs shipped with scikit-learn, as float arrays in [0, 1].
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,47 +21,75 @@ __all__ = [
     "DigitsSplit",
     "load_digits_split",
     "load_sample_photo",
+    "load_text_corpus",
     "make_blobs",
     "make_circles",
     "make_moons",
     "make_xor",
+    "split_text",
+    "stratified_split",
 ]
 
 
 @dataclass(frozen=True)
 class DigitsSplit:
-    """The digits as ``(N, 64)`` float arrays in [0, 1] and integer labels 0-9."""
+    """The digits as ``(N, 64)`` float arrays in [0, 1] and integer labels 0-9.
+
+    ``X_val`` / ``y_val`` are empty unless ``load_digits_split`` was asked for a validation split.
+    """
 
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    X_val: np.ndarray = field(default_factory=lambda: np.zeros((0, 64)))
+    y_val: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def images(self, X: np.ndarray) -> np.ndarray:
         """Reshape flat rows ``(N, 64)`` into images ``(N, 1, 8, 8)`` (batch-first, channels-first)."""
         return X.reshape(-1, 1, 8, 8)
 
 
-def load_digits_split(test_fraction: float = 0.25, seed: int = 0) -> DigitsSplit:
+def stratified_split(y: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(rest, held_out)`` with ``fraction`` of every class held out, fixed by ``seed``.
+
+    Inputs:
+        y: ``(N,)`` integer labels.
+        fraction: share of each class to hold out, in [0, 1).
+    Returns:
+        rest, held_out: sorted integer index arrays that together cover ``0..N-1`` once.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"fraction must be in [0, 1), got {fraction}")
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    held: list[int] = []
+    for label in np.unique(y):
+        idx = np.flatnonzero(y == label)
+        rng.shuffle(idx)
+        held.extend(idx[: int(round(len(idx) * fraction))].tolist())
+    mask = np.zeros(len(y), dtype=bool)
+    mask[held] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+def load_digits_split(test_fraction: float = 0.25, seed: int = 0, val_fraction: float = 0.0) -> DigitsSplit:
     """Load the handwritten digits with a stratified split that depends only on ``seed``.
 
-    Pixel values (0-16 in the source) are scaled to [0, 1]. With the defaults: 1,347 training and
-    450 test images.
+    Pixel values (0-16 in the source) are scaled to [0, 1]. The test set is drawn first, so it is
+    the same whatever ``val_fraction`` is; the validation set is then ``val_fraction`` of the
+    remaining images. With the defaults: 1,347 training and 450 test images, no validation set;
+    with ``val_fraction=0.2``: 1,078 training, 269 validation and the same 450 test images.
     """
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     X = (digits.data / 16.0).astype(np.float64)
     y = digits.target.astype(np.int64)
-    rng = np.random.default_rng(seed)
-    test_idx: list[int] = []
-    for label in range(10):
-        idx = np.flatnonzero(y == label)
-        rng.shuffle(idx)
-        test_idx.extend(idx[: int(round(len(idx) * test_fraction))].tolist())
-    test_mask = np.zeros(len(y), dtype=bool)
-    test_mask[test_idx] = True
-    return DigitsSplit(X[~test_mask], y[~test_mask], X[test_mask], y[test_mask])
+    rest, test = stratified_split(y, test_fraction, seed)
+    train, val = stratified_split(y[rest], val_fraction, seed + 1)
+    train, val = rest[train], rest[val]
+    return DigitsSplit(X[train], y[train], X[test], y[test], X[val], y[val])
 
 
 def make_xor(n: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -107,3 +139,40 @@ def load_sample_photo(name: str = "china", grey: bool = False) -> np.ndarray:
     if grey:
         return img @ np.array([0.299, 0.587, 0.114])
     return img
+
+
+def load_text_corpus(max_chars: int | None = None) -> str:
+    """Python's reference documentation (``pydoc_data.topics``, in every Python's standard library).
+
+    About 460,000 characters of English prose and code examples, joined topic by topic in sorted
+    order and folded to printable ASCII (curly quotes become straight ones; other characters that
+    ASCII lacks are dropped), so the vocabulary is small and the same on every machine. The text
+    changes a little between Python versions; ``len(text)`` tells which one you have.
+
+    Returns:
+        text: one string, at most ``max_chars`` long.
+    """
+    import unicodedata
+
+    from pydoc_data.topics import topics
+
+    text = "\n\n".join(topics[k].strip("\n") for k in sorted(topics))
+    for fancy, plain in {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u2026": "..."}.items():
+        text = text.replace(fancy, plain)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = "".join(ch for ch in text if ch == "\n" or 32 <= ord(ch) < 127)
+    return text if max_chars is None else text[:max_chars]
+
+
+def split_text(text: str, val_fraction: float = 0.1, test_fraction: float = 0.1) -> tuple[str, str, str]:
+    """Cut ``text`` into contiguous ``(train, val, test)`` pieces, in that order.
+
+    Contiguous pieces, not shuffled characters: a model judged on held-out text must not have seen
+    the sentences around each held-out character.
+    """
+    if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
+        raise ValueError(f"fractions must be non-negative and sum below 1, got {val_fraction} and {test_fraction}")
+    n = len(text)
+    a = int(n * (1 - val_fraction - test_fraction))
+    b = int(n * (1 - test_fraction))
+    return text[:a], text[a:b], text[b:]

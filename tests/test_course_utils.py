@@ -784,3 +784,91 @@ def test_sliders_hold_their_value_and_range():
 def test_dropdown_defaults_to_first_option():
     assert course_widgets.dropdown("act", ["relu", "tanh"]).value == "relu"
     assert course_widgets.dropdown("act", ["relu", "tanh"], value="tanh").value == "tanh"
+
+
+# ---------------------------------------------------------------------------
+# checks.from_scratch
+
+
+def test_from_scratch_lets_numpy_answers_through():
+    from course_utils.checks import from_scratch
+
+    with from_scratch("relu"):
+        out = np.maximum(np.array([-1.0, 2.0]), 0)
+    assert out.tolist() == [0.0, 2.0]
+
+
+def test_from_scratch_refuses_torch_even_when_prebound():
+    import torch
+    from torch.nn.functional import conv2d
+
+    from course_utils.checks import DelegationError, from_scratch
+
+    x = torch.zeros(1, 1, 3, 3)
+    with pytest.raises(DelegationError, match=r"conv2d_naive called .*conv2d"):
+        with from_scratch("conv2d_naive"):
+            conv2d(x, x)
+    assert conv2d(x, x).shape == (1, 1, 1, 1)  # restored after the block
+
+
+def test_from_scratch_refuses_course_reference_helpers_and_restores_them():
+    from course_utils import numeric_gradient as imported_early
+    from course_utils.checks import DelegationError, from_scratch
+
+    with pytest.raises(DelegationError, match="numeric_gradient"):
+        with from_scratch("numerical_gradient"):
+            imported_early(lambda z: float(np.sum(z**2)), np.ones(2))
+    np.testing.assert_allclose(imported_early(lambda z: float(np.sum(z**2)), np.ones(2)), [2.0, 2.0])
+
+
+def test_from_scratch_fails_when_the_refusal_is_swallowed():
+    import torch
+
+    from course_utils.checks import DelegationError, from_scratch
+
+    def sneaky(a):
+        try:
+            return torch.relu(torch.from_numpy(a)).numpy()
+        except Exception:
+            return np.maximum(a, 0)
+
+    with pytest.raises(DelegationError, match="caught the error"):
+        with from_scratch("relu"):
+            sneaky(np.ones(2))
+
+
+# ---------------------------------------------------------------------------
+# data: validation split and text corpus
+
+
+def test_validation_split_leaves_the_test_set_unchanged_and_is_disjoint():
+    plain = data.load_digits_split()
+    with_val = data.load_digits_split(val_fraction=0.2)
+    np.testing.assert_array_equal(plain.X_test, with_val.X_test)
+    assert len(plain.X_val) == 0
+    assert len(with_val.X_train) + len(with_val.X_val) == len(plain.X_train)
+    together = np.concatenate([with_val.X_train, with_val.X_val])
+    assert sorted(r.tobytes() for r in together) == sorted(r.tobytes() for r in plain.X_train)
+    counts = np.bincount(with_val.y_val, minlength=10)
+    assert counts.min() >= 20  # stratified: every digit is in the validation set
+
+
+def test_stratified_split_covers_every_index_once():
+    y = np.repeat(np.arange(3), 10)
+    rest, held = data.stratified_split(y, 0.3, seed=4)
+    assert sorted(np.concatenate([rest, held]).tolist()) == list(range(30))
+    assert np.bincount(y[held]).tolist() == [3, 3, 3]
+    with pytest.raises(ValueError):
+        data.stratified_split(y, 1.0)
+
+
+def test_text_corpus_is_printable_ascii_and_splits_contiguously():
+    text = data.load_text_corpus()
+    assert len(text) > 300_000
+    assert all(ch == "\n" or 32 <= ord(ch) < 127 for ch in set(text))
+    train, val, test = data.split_text(text, 0.1, 0.1)
+    assert train + val + test == text
+    assert abs(len(val) - len(text) // 10) <= 1
+    assert data.load_text_corpus(max_chars=100) == text[:100]
+    with pytest.raises(ValueError):
+        data.split_text(text, 0.6, 0.5)
