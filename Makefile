@@ -9,7 +9,7 @@ export OMP_NUM_THREADS ?= $(COURSE_NUM_THREADS)
 export OPENBLAS_NUM_THREADS ?= $(COURSE_NUM_THREADS)
 export MKL_NUM_THREADS ?= $(COURSE_NUM_THREADS)
 
-.PHONY: install demo test test-fast test-notebooks nbval build release audit bench clean
+.PHONY: install demo test test-fast test-notebooks nbval build release audit bench gpu-check clean
 
 $(STAMP): pyproject.toml requirements/ci.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -50,5 +50,23 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/conv_im2col.py --dtype float64
 	$(BIN)/python benchmarks/grading.py m1_neurons --copies 4
 
+## On a machine with an NVIDIA GPU: every notebook on the GPU (nbval lax), its CPU time beside it,
+## and the example submissions graded. Installs the CUDA build of torch into .venv-gpu/ (PyPI's
+## Linux build) unless GPU_PY names a Python that already has one. Stops at once without a GPU.
+GPU_VENV ?= .venv-gpu
+GPU_PY   ?=
+gpu-check:
+	@if ! { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }; then \
+	  echo "gpu-check: no NVIDIA GPU on this machine (nvidia-smi finds none). Run it on a CUDA machine; nothing was installed."; \
+	  exit 3; fi
+ifeq ($(GPU_PY),)
+	test -x $(GPU_VENV)/bin/python || $(PY) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/python -m pip install -q --upgrade pip
+	$(GPU_VENV)/bin/python -m pip install --progress-bar on -c requirements/ci.txt -e ".[test]"
+	$(GPU_VENV)/bin/python scripts/gpu_check.py
+else
+	$(GPU_PY) scripts/gpu_check.py
+endif
+
 clean:
-	rm -rf autograder/workspace .pytest_cache
+	rm -rf autograder/workspace .pytest_cache gpu-check

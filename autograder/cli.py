@@ -123,7 +123,7 @@ def _cmd_demo(args: argparse.Namespace, course: Course) -> int:
     from autograder.examples import write_examples
     from autograder.release import release
 
-    root = ["--root", str(course.root)]
+    root = ["--root", str(course.root), "--workspace", str(course.workspace)]
 
     assignments = course.resolve(args.assignment)
     demo = course.workspace / "demo"
@@ -151,6 +151,8 @@ def _cmd_audit(args: argparse.Namespace, course: Course) -> int:
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="course-grader", description=__doc__)
     p.add_argument("--root", default=None, help="course folder (default: this repository)")
+    p.add_argument("--workspace", default=None,
+                   help="grading workspace: gradebook, graded notebooks, feedback (default <root>/autograder/workspace)")
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="build solutions/<id>/<id>.ipynb from <id>.py and execute it")
@@ -207,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(args.root).resolve() if args.root else None
         if root is not None and not (root / "solutions").is_dir():
             raise CourseError(f"{root} is not a course folder (it has no solutions/ folder).")
-        return args.func(args, Course(root) if root else Course())
+        workspace = Path(args.workspace).resolve() if args.workspace else None
+        return args.func(args, Course(root or Course().root, workspace_dir=workspace))
     except CourseError as exc:
         print(f"course-grader: error: {exc}", file=sys.stderr)
         return 2

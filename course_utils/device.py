@@ -3,7 +3,8 @@
 Every notebook starts with ``setup()``: it seeds Python, NumPy and torch so reruns print the same
 numbers, sets torch's thread count from ``COURSE_NUM_THREADS`` (default 2; the course is timed on
 two cores, and two threads per notebook keep parallel grading predictable), and returns the
-device: CUDA when a GPU is present, else the CPU. ``COURSE_DEVICE=cpu`` forces the CPU.
+device: CUDA when a GPU is present, else the CPU. ``COURSE_DEVICE=cpu`` forces the CPU;
+``COURSE_DEVICE=cuda`` insists on the GPU and fails at once, with the reason, where there is none.
 """
 from __future__ import annotations
 
@@ -55,13 +56,25 @@ def seed_everything(seed: int = 0) -> None:
 
 
 def get_device(prefer: str | None = None) -> str:
-    """Return ``"cuda"`` when a GPU is available (and not overridden), else ``"cpu"``."""
+    """Return ``"cuda"`` when a GPU is available (and not overridden), else ``"cpu"``.
+
+    An explicit CUDA choice (``prefer`` or ``COURSE_DEVICE``) that this machine cannot honour
+    raises ``RuntimeError`` saying why, instead of failing later inside a training loop.
+    """
     choice = prefer or os.environ.get("COURSE_DEVICE")
-    if choice:
-        return choice
     try:
         import torch
     except ImportError:
+        torch = None
+    if choice:
+        if choice.startswith("cuda") and (torch is None or not torch.cuda.is_available()):
+            why = ("torch is not installed" if torch is None else
+                   f"torch {torch.__version__} is a CPU-only build" if torch.version.cuda is None else
+                   f"torch {torch.__version__} (CUDA {torch.version.cuda}) finds no usable GPU")
+            raise RuntimeError(f"COURSE_DEVICE={choice} asks for the GPU, but {why}. "
+                               "Unset COURSE_DEVICE to use the CPU.")
+        return choice
+    if torch is None:
         return "cpu"
     return "cuda" if torch.cuda.is_available() else "cpu"
 

@@ -973,7 +973,8 @@ _conv1 = next(m for m in model.features.modules() if isinstance(m, nn.Conv2d))
 _kernels = _conv1.weight.detach().cpu()[:, 0]
 _digit = X_test[:1].to(device)
 _maps = {}
-_hook = _conv1.register_forward_hook(lambda mod, inp, out: _maps.setdefault("conv1", out.detach().cpu()))
+# A forward hook that returns a value replaces the layer's output: this one returns None.
+_hook = _conv1.register_forward_hook(lambda mod, inp, out: _maps.__setitem__("conv1", out.detach().cpu()))
 model.eval()
 with torch.no_grad():
     model(_digit)
