@@ -834,7 +834,7 @@ rng_demo = np.random.default_rng(0)
 net = {"W1": rng_demo.standard_normal((64, 64)) * np.sqrt(2 / 64), "b1": np.zeros(64),
        "W2": rng_demo.standard_normal((64, 10)) * np.sqrt(2 / 64), "b2": np.zeros(10)}
 losses = []
-for step in tqdm(range(300), desc="gradient descent"):
+for step in tqdm(range(150), desc="gradient descent"):
     loss, grads = two_layer_net_loss(net, digits.X_train, digits.y_train)
     for k in net:
         net[k] -= 0.5 * grads[k]
