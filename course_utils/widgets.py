@@ -1,8 +1,13 @@
 """Small wrappers around ipywidgets for the notebooks' interactive figures.
 
 ``slider_plot`` ties sliders to a function that draws one matplotlib figure; each change redraws it
-in place. Without a live kernel (in CI, or in an exported HTML file) the figure for the default
-values is drawn once, so executed notebooks still show a picture.
+in place. A widget's figure lives in the widget's output, which is lost wherever the widget
+cannot run (an exported or released copy of the notebook), so each widget cell is followed by a
+plain ``draw_once(draw, **defaults)`` cell that leaves a static picture of its default view.
+
+Where ``draw`` calls an exercise the student has not written yet (it raises NotImplementedError,
+or its cell has not been run: NameError), both show one line, "Implement `tanh` above to see
+this.", instead of a traceback.
 """
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from typing import Any, Callable
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
-__all__ = ["float_slider", "int_slider", "dropdown", "slider_plot"]
+__all__ = ["float_slider", "int_slider", "dropdown", "slider_plot", "draw_once"]
 
 
 def float_slider(description: str, value: float, lo: float, hi: float, step: float = 0.01) -> widgets.FloatSlider:
@@ -34,6 +39,29 @@ def dropdown(description: str, options: list[Any], value: Any = None) -> widgets
                             description=description, style={"description_width": "initial"})
 
 
+def _unfinished_exercise(exc: BaseException) -> str | None:
+    """The name of the exercise that is not written yet behind ``exc``, or None for any other error."""
+    if isinstance(exc, NameError):
+        return getattr(exc, "name", None)  # set by Python 3.10+ for an undefined name
+    if isinstance(exc, NotImplementedError):
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        return tb.tb_frame.f_code.co_name if tb is not None else None
+    return None
+
+
+def draw_once(draw: Callable[..., None], **values: Any) -> None:
+    """Draw ``draw(**values)`` as a plain figure, or say which exercise it still waits for."""
+    try:
+        draw(**values)
+    except (NameError, NotImplementedError) as exc:
+        plt.close("all")
+        print(f"Implement `{_unfinished_exercise(exc)}` above to see this.")
+        return
+    plt.show()
+
+
 def slider_plot(draw: Callable[..., None], **controls: widgets.Widget) -> widgets.Widget:
     """Show ``controls`` above a figure drawn by ``draw(**values)``, redrawn on every change.
 
@@ -44,8 +72,7 @@ def slider_plot(draw: Callable[..., None], **controls: widgets.Widget) -> widget
     def redraw(**values: Any) -> None:
         with out:
             out.clear_output(wait=True)
-            draw(**values)
-            plt.show()
+            draw_once(draw, **values)
 
     # interactive() already calls redraw once with the default values, so no extra call here.
     ui = widgets.interactive(redraw, **controls)

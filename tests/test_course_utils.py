@@ -775,6 +775,46 @@ def test_slider_plot_redraws_with_new_value_when_a_slider_moves():
     assert calls == [{"a": 1.0, "n": 3}, {"a": 1.5, "n": 3}, {"a": 1.5, "n": 5}]
 
 
+def _unfinished_tanh(z):
+    raise NotImplementedError()
+
+
+def test_slider_plot_names_an_unfinished_exercise_instead_of_a_traceback(capsys):
+    def draw(a):
+        _unfinished_tanh(a)
+
+    box = course_widgets.slider_plot(draw, a=course_widgets.float_slider("a", 1.0, 0.0, 2.0))
+    output = box.children[1]
+    texts = [o.get("text", "") for o in output.outputs] if output.outputs else [capsys.readouterr().out]
+    assert any("Implement `_unfinished_tanh` above to see this." in t for t in texts), texts
+    assert not any("Traceback" in t or o.get("output_type") == "error" for o in output.outputs for t in [o.get("text", "")])
+
+
+def test_draw_once_names_a_function_not_defined_yet(capsys):
+    def draw():
+        return tanh_not_run_yet(1.0)  # noqa: F821 - the student has not run that cell
+
+    course_widgets.draw_once(draw)
+    assert capsys.readouterr().out.strip() == "Implement `tanh_not_run_yet` above to see this."
+
+
+def test_draw_once_draws_a_plain_figure_and_lets_other_errors_through():
+    drawn = []
+
+    def draw(a):
+        drawn.append(a)
+        plt.subplots()
+
+    course_widgets.draw_once(draw, a=2)
+    assert drawn == [2]
+
+    def broken():
+        raise ValueError("a real bug")
+
+    with pytest.raises(ValueError):
+        course_widgets.draw_once(broken)
+
+
 def test_sliders_hold_their_value_and_range():
     s = course_widgets.float_slider("lr", 0.1, 0.0, 1.0, step=0.05)
     assert (s.value, s.min, s.max, s.step, s.description) == (0.1, 0.0, 1.0, 0.05, "lr")

@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import matplotlib.pyplot as plt
 from course_utils import check_close, check_equal, check_shape, check_true, setup
+from course_utils.checks import from_scratch
 from course_utils.plotting import style
 style()
 device = setup(seed=0)
@@ -110,7 +111,7 @@ draw_neuron([1, 2, 3], [0.5, -1, 0.8], 0.2)
 plt.show()
 
 # %% markdown
-# ### Exercise: `neuron`
+# ### Exercise 1: `neuron`
 #
 # Write one neuron's output for a single input vector or for a batch. The activation is passed in
 # as a function, so the same code serves any activation. Hint: `@` (matrix product) handles both
@@ -149,18 +150,23 @@ print("neuron: visible test passed")
 import torch
 rng = np.random.default_rng(101)
 
-def torch_sigmoid(z):
-    return torch.sigmoid(torch.as_tensor(np.asarray(z, dtype=np.float64))).numpy()
+def numpy_sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
 
 for n, d in [(1, 3), (5, 4), (17, 8)]:
     X = rng.standard_normal((n, d))
     w = rng.standard_normal(d)
     b = float(rng.standard_normal())
     expected = torch.sigmoid(torch.from_numpy(X) @ torch.from_numpy(w) + b).numpy()
-    check_close(f"neuron(X {X.shape}, w, b, sigmoid)", neuron(X, w, b, torch_sigmoid), expected)
+    with from_scratch("neuron"):
+        got = neuron(X, w, b, numpy_sigmoid)
+    check_close(f"neuron(X {X.shape}, w, b, sigmoid)", got, expected)
     expected_tanh = np.tanh(sum(X[:, i] * w[i] for i in range(d)) + b)
-    check_close(f"neuron(X {X.shape}, w, b, tanh)", neuron(X, w, b, np.tanh), expected_tanh)
-    single = neuron(X[0], w, b, np.tanh)
+    with from_scratch("neuron"):
+        got = neuron(X, w, b, np.tanh)
+    check_close(f"neuron(X {X.shape}, w, b, tanh)", got, expected_tanh)
+    with from_scratch("neuron"):
+        single = neuron(X[0], w, b, np.tanh)
     check_shape("neuron(x of shape (D,), ...)", single, ())
     check_close("neuron(x of shape (D,), ...)", single, expected_tanh[0])
 ### END HIDDEN TESTS
@@ -217,7 +223,7 @@ fig.tight_layout()
 plt.show()
 
 # %% markdown
-# ### Exercise: `sigmoid`
+# ### Exercise 2: `sigmoid`
 #
 # $\sigma(z) = 1 / (1 + e^{-z})$, entry by entry, for an array of any shape. Hint: `np.exp` works
 # entry by entry on whole arrays; no loop is needed.
@@ -246,16 +252,20 @@ import torch
 rng = np.random.default_rng(102)
 for shape in [(1,), (3, 4), (2, 3, 5)]:
     z = rng.standard_normal(shape) * 8
-    check_close(f"sigmoid(z of shape {shape})", sigmoid(z), torch.sigmoid(torch.from_numpy(z)).numpy())
+    with from_scratch("sigmoid"):
+        got = sigmoid(z)
+    check_close(f"sigmoid(z of shape {shape})", got, torch.sigmoid(torch.from_numpy(z)).numpy())
 z = np.array([-30.0, -20.0, -1e-8, 1e-8, 20.0, 30.0])
-check_close("sigmoid(z) for large |z|", sigmoid(z), torch.sigmoid(torch.from_numpy(z)).numpy())
+with from_scratch("sigmoid"):
+    got = sigmoid(z)
+check_close("sigmoid(z) for large |z|", got, torch.sigmoid(torch.from_numpy(z)).numpy())
 ### END HIDDEN TESTS
 
 # %% markdown
 # Sigmoid squashes any number into $(0, 1)$, so it can be read as a probability: that is how it is
 # still used, at the output of a yes/no classifier.
 #
-# ### Exercise: `tanh`
+# ### Exercise 3: `tanh`
 #
 # Write $\tanh(z) = (e^{z} - e^{-z}) / (e^{z} + e^{-z})$ from exponentials (`np.tanh` is what the
 # tests compare with). Hint: it is a stretched sigmoid, $\tanh(z) = 2\sigma(2z) - 1$, which is
@@ -286,16 +296,20 @@ import torch
 rng = np.random.default_rng(103)
 for shape in [(1,), (3, 4), (2, 3, 5)]:
     z = rng.standard_normal(shape) * 4
-    check_close(f"tanh(z of shape {shape})", tanh(z), torch.tanh(torch.from_numpy(z)).numpy())
+    with from_scratch("tanh"):
+        got = tanh(z)
+    check_close(f"tanh(z of shape {shape})", got, torch.tanh(torch.from_numpy(z)).numpy())
 z = np.array([-20.0, -8.0, -1e-6, 1e-6, 8.0, 20.0])
-check_close("tanh(z) for small and large |z|", tanh(z), torch.tanh(torch.from_numpy(z)).numpy())
+with from_scratch("tanh"):
+    got = tanh(z)
+check_close("tanh(z) for small and large |z|", got, torch.tanh(torch.from_numpy(z)).numpy())
 ### END HIDDEN TESTS
 
 # %% markdown
 # Tanh has the sigmoid's shape but is centred on zero, which makes it a better hidden-layer
 # activation than sigmoid: its outputs are not all positive.
 #
-# ### Exercise: `relu`
+# ### Exercise 4: `relu`
 #
 # $\mathrm{ReLU}(z) = \max(0, z)$, entry by entry. Hint: `np.maximum` compares entry by entry
 # (`np.max` does something else). Return a new array; do not change `z` itself.
@@ -324,12 +338,14 @@ rng = np.random.default_rng(104)
 for shape in [(1,), (3, 4), (2, 3, 5)]:
     z = rng.standard_normal(shape) * 10
     z_copy = z.copy()
-    check_close(f"relu(z of shape {shape})", relu(z), torch.relu(torch.from_numpy(z)).numpy())
+    with from_scratch("relu"):
+        got = relu(z)
+    check_close(f"relu(z of shape {shape})", got, torch.relu(torch.from_numpy(z)).numpy())
     check_close("z after calling relu(z)", z, z_copy, hint="relu must return a new array and leave its input unchanged")
 ### END HIDDEN TESTS
 
 # %% markdown
-# ### Exercise: `leaky_relu`
+# ### Exercise 5: `leaky_relu`
 #
 # Leaky ReLU lets a small slope $\alpha$ through for negative inputs: $z$ if $z > 0$, else
 # $\alpha z$. Hint: `np.where(condition, a, b)` picks entry by entry. Use the `alpha` you are given.
@@ -361,14 +377,18 @@ import torch.nn.functional as F
 rng = np.random.default_rng(105)
 for shape, alpha in [((1,), 0.01), ((3, 4), 0.2), ((2, 3, 5), 0.5), ((7,), 0.0)]:
     z = rng.standard_normal(shape) * 10
-    check_close(f"leaky_relu(z of shape {shape}, alpha={alpha})", leaky_relu(z, alpha),
+    with from_scratch("leaky_relu"):
+        got = leaky_relu(z, alpha)
+    check_close(f"leaky_relu(z of shape {shape}, alpha={alpha})", got,
                 F.leaky_relu(torch.from_numpy(z), negative_slope=alpha).numpy())
 z = rng.standard_normal((4, 5))
-check_close("leaky_relu(z) with the default alpha", leaky_relu(z), F.leaky_relu(torch.from_numpy(z), 0.01).numpy())
+with from_scratch("leaky_relu"):
+    got = leaky_relu(z)
+check_close("leaky_relu(z) with the default alpha", got, F.leaky_relu(torch.from_numpy(z), 0.01).numpy())
 ### END HIDDEN TESTS
 
 # %% markdown
-# ### Exercise: `gelu`
+# ### Exercise 6: `gelu`
 #
 # The Gaussian error linear unit weighs its input by the probability that a standard normal
 # variable is below it: $\mathrm{GELU}(z) = z\,\Phi(z) = \tfrac{z}{2}\left(1 + \operatorname{erf}(z/\sqrt{2})\right)$.
@@ -403,13 +423,17 @@ import torch.nn.functional as F
 rng = np.random.default_rng(106)
 for shape in [(1,), (3, 4), (2, 3, 5)]:
     z = rng.standard_normal(shape) * 3
-    check_close(f"gelu(z of shape {shape})", gelu(z), F.gelu(torch.from_numpy(z)).numpy())
+    with from_scratch("gelu"):
+        got = gelu(z)
+    check_close(f"gelu(z of shape {shape})", got, F.gelu(torch.from_numpy(z)).numpy())
 z = np.array([-10.0, -3.0, -1.5, 1.5, 3.0, 10.0])
-check_close("gelu(z) for larger |z|", gelu(z), F.gelu(torch.from_numpy(z)).numpy())
+with from_scratch("gelu"):
+    got = gelu(z)
+check_close("gelu(z) for larger |z|", got, F.gelu(torch.from_numpy(z)).numpy())
 ### END HIDDEN TESTS
 
 # %% markdown
-# ### Exercise: `softmax`
+# ### Exercise 7: `softmax`
 #
 # Softmax turns a vector of $C$ scores (logits) into $C$ probabilities that sum to one:
 #
@@ -463,17 +487,23 @@ import torch
 rng = np.random.default_rng(107)
 for shape, axis in [((5,), -1), ((3, 4), -1), ((3, 4), 0), ((2, 3, 4), 1), ((1, 6), -1), ((4, 1), -1)]:
     z = rng.standard_normal(shape) * 5
-    check_close(f"softmax(z of shape {shape}, axis={axis})", softmax(z, axis=axis),
+    with from_scratch("softmax"):
+        got = softmax(z, axis=axis)
+    check_close(f"softmax(z of shape {shape}, axis={axis})", got,
                 torch.softmax(torch.from_numpy(z), dim=axis).numpy())
 big = np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -999.0, -998.0], [5000.0, 0.0, -5000.0]])
-check_close("softmax of rows with very different scales", softmax(big), torch.softmax(torch.from_numpy(big), dim=-1).numpy(),
+with from_scratch("softmax"):
+    got = softmax(big)
+check_close("softmax of rows with very different scales", got, torch.softmax(torch.from_numpy(big), dim=-1).numpy(),
             hint="subtract each row's own maximum (axis=axis, keepdims=True), not the maximum of the whole array")
-check_close("softmax(big, axis=0)", softmax(big, axis=0), torch.softmax(torch.from_numpy(big), dim=0).numpy())
+with from_scratch("softmax"):
+    got = softmax(big, axis=0)
+check_close("softmax(big, axis=0)", got, torch.softmax(torch.from_numpy(big), dim=0).numpy())
 ### END HIDDEN TESTS
 
 # %% markdown
 # The max-subtraction trick is the first of several numerical-stability tricks in this course; the
-# same idea returns in the cross-entropy loss below and in attention in Module 6.
+# same idea returns in the cross-entropy loss below and in attention in Module 5.
 #
 # ### Derivatives, saturation and vanishing gradients
 #
@@ -485,6 +515,8 @@ check_close("softmax(big, axis=0)", softmax(big, axis=0), torch.softmax(torch.fr
 #
 # (ReLU has a corner at $0$ where the slope is undefined; like PyTorch, we take $0$ there.)
 # All three take the **pre-activation $z$** as input, not the neuron's output.
+#
+# ### Exercise 8: `sigmoid_grad`, `tanh_grad`, `relu_grad`
 
 # %% solution id=sigmoid_grad
 def sigmoid_grad(z: np.ndarray) -> np.ndarray:
@@ -504,7 +536,7 @@ def sigmoid_grad(z: np.ndarray) -> np.ndarray:
 # %% tests id=test_sigmoid_grad points=1
 z = np.array([-2.0, 0.0, 2.0])
 check_close("sigmoid_grad(z)", sigmoid_grad(z), [0.10499358540350662, 0.25, 0.10499358540350662],
-            hint="sigmoid'(z) = s * (1 - s) with s = sigmoid(z) (compute s from z inside the function); it peaks at 0.25")
+            hint="sigmoid'(z) = s * (1 - s) with s = sigmoid(z) (compute s from z inside the function)")
 print("sigmoid_grad: visible test passed")
 ### BEGIN HIDDEN TESTS
 import torch
@@ -514,10 +546,14 @@ for shape in [(1,), (3, 4), (2, 3, 5)]:
     z = rng.standard_normal(shape) * 4
     t = torch.from_numpy(z.copy()).requires_grad_(True)
     torch.sigmoid(t).sum().backward()
-    check_close(f"sigmoid_grad(z of shape {shape})", sigmoid_grad(z), t.grad.numpy())
+    with from_scratch("sigmoid_grad"):
+        got = sigmoid_grad(z)
+    check_close(f"sigmoid_grad(z of shape {shape})", got, t.grad.numpy())
 z = rng.standard_normal(6) * 3
 numeric = numeric_gradient(lambda v: 1.0 / (1.0 + np.exp(-v)), z.copy())
-check_close("sigmoid_grad(z) against central differences", sigmoid_grad(z), numeric, rtol=1e-6, atol=1e-9)
+with from_scratch("sigmoid_grad"):
+    got = sigmoid_grad(z)
+check_close("sigmoid_grad(z) against central differences", got, numeric, rtol=1e-6, atol=1e-9)
 ### END HIDDEN TESTS
 
 # %% solution id=tanh_grad
@@ -547,9 +583,13 @@ for shape in [(1,), (3, 4), (2, 3, 5)]:
     z = rng.standard_normal(shape) * 3
     t = torch.from_numpy(z.copy()).requires_grad_(True)
     torch.tanh(t).sum().backward()
-    check_close(f"tanh_grad(z of shape {shape})", tanh_grad(z), t.grad.numpy())
+    with from_scratch("tanh_grad"):
+        got = tanh_grad(z)
+    check_close(f"tanh_grad(z of shape {shape})", got, t.grad.numpy())
 z = rng.standard_normal(6) * 2
-check_close("tanh_grad(z) against central differences", tanh_grad(z), numeric_gradient(np.tanh, z.copy()), rtol=1e-6, atol=1e-9)
+with from_scratch("tanh_grad"):
+    got = tanh_grad(z)
+check_close("tanh_grad(z) against central differences", got, numeric_gradient(np.tanh, z.copy()), rtol=1e-6, atol=1e-9)
 ### END HIDDEN TESTS
 
 # %% solution id=relu_grad
@@ -578,16 +618,21 @@ for shape in [(1,), (3, 4), (2, 3, 5)]:
     z = rng.standard_normal(shape) * 5
     t = torch.from_numpy(z.copy()).requires_grad_(True)
     torch.relu(t).sum().backward()
-    check_close(f"relu_grad(z of shape {shape})", relu_grad(z), t.grad.numpy())
+    with from_scratch("relu_grad"):
+        got = relu_grad(z)
+    check_close(f"relu_grad(z of shape {shape})", got, t.grad.numpy())
 ### END HIDDEN TESTS
 
 # %% markdown
 # **Saturation.** Far from zero, sigmoid and tanh are flat: their derivatives are nearly zero, and
-# a neuron sitting there learns almost nothing. The sigmoid's derivative is at most $0.25$ (at
-# $z = 0$). A gradient that flows back through $L$ sigmoid layers is multiplied by one such factor
-# per layer, so it shrinks at least like $0.25^L$: after 10 layers by a factor of about a million.
-# That is the **vanishing gradient** problem, and it is why deep networks of sigmoids were so hard
-# to train. ReLU's slope is exactly 1 for positive inputs, so the product does not shrink.
+# a neuron sitting there learns almost nothing. Near zero the sigmoid is steepest, but even there
+# its slope is well below 1 (how far below is Concept check 1). A gradient that flows back through
+# $L$ sigmoid layers is multiplied by one such activation factor per layer (and by the layers'
+# weights, which can shrink it further or make up for it). The activation factors alone therefore
+# shrink it geometrically with depth, like (largest slope)$^L$: ten layers take off several orders
+# of magnitude. That is the **vanishing gradient** problem, and it is why deep networks of sigmoids
+# were so hard to train. ReLU's slope is exactly 1 for positive inputs, so its factors do not
+# shrink the product.
 
 # %% code tags=demo
 z = np.linspace(-6, 6, 401)
@@ -598,9 +643,13 @@ ax0.plot(z, tanh_grad(z), label="tanh'(z)")
 ax0.plot(z, relu_grad(z), label="ReLU'(z)")
 ax0.set(title="Derivatives: flat tails saturate", xlabel="z (pre-activation)", ylabel="f'(z)")
 ax0.legend()
-ax1.semilogy(depth, 0.25 ** depth, "o-", label="sigmoid, best case: 0.25 per layer")
+rng_depth = np.random.default_rng(0)
+z_paths = rng_depth.standard_normal((1000, depth[-1]))  # pre-activations met along 1,000 random paths
+ax1.semilogy(depth, np.median(np.cumprod(sigmoid_grad(z_paths), axis=1), axis=0), "o-",
+             label="sigmoid, z ~ N(0, 1) (median of 1,000 paths)")
 ax1.semilogy(depth, np.ones_like(depth, dtype=float), "s-", label="ReLU, active unit: 1 per layer")
-ax1.set(title="Gradient factor after L layers", xlabel="number of layers L", ylabel="factor (log scale)")
+ax1.set(title="Product of the activation factors over L layers", xlabel="number of layers L",
+        ylabel="product of f'(z) (log scale)")
 ax1.legend()
 fig.tight_layout()
 plt.show()
@@ -625,11 +674,11 @@ for b_demo in [0.0, -2.0, -6.0]:
 # change again.
 #
 # **Explore.** The widget shows each activation and its derivative (measured numerically from your
-# functions). Change the input range to see saturation, and the leaky slope to see how leaky ReLU
-# keeps the gradient alive.
+# functions; an activation you have not written yet says so). Change the input range to see
+# saturation, and the leaky slope to see how leaky ReLU keeps the gradient alive.
 
 # %% code tags=demo,nbval-ignore-output
-from course_utils.widgets import dropdown, float_slider, slider_plot
+from course_utils.widgets import draw_once, dropdown, float_slider, slider_plot
 
 
 def step(z: np.ndarray) -> np.ndarray:
@@ -637,8 +686,9 @@ def step(z: np.ndarray) -> np.ndarray:
 
 
 def draw_activation(name: str, z_max: float, alpha: float) -> None:
-    functions = {"step": step, "sigmoid": sigmoid, "tanh": tanh, "ReLU": relu,
-                 "leaky ReLU": lambda z: leaky_relu(z, alpha), "GELU": gelu}
+    # looked up only when chosen, so an exercise not written yet affects its own entry only
+    functions = {"step": step, "sigmoid": lambda z: sigmoid(z), "tanh": lambda z: tanh(z), "ReLU": lambda z: relu(z),
+                 "leaky ReLU": lambda z: leaky_relu(z, alpha), "GELU": lambda z: gelu(z)}
     z = np.linspace(-z_max, z_max, 801)
     f = functions[name](z)
     slope = np.gradient(f, z)
@@ -653,13 +703,19 @@ def draw_activation(name: str, z_max: float, alpha: float) -> None:
 
 
 slider_plot(draw_activation,
-            name=dropdown("activation", ["step", "sigmoid", "tanh", "ReLU", "leaky ReLU", "GELU"], "sigmoid"),
+            name=dropdown("activation", ["step", "sigmoid", "tanh", "ReLU", "leaky ReLU", "GELU"], "tanh"),
             z_max=float_slider("input range |z| <=", 6.0, 1.0, 20.0, 0.5),
             alpha=float_slider("leaky slope alpha", 0.1, 0.0, 0.5, 0.01))
 
+# %% code tags=demo
+# The explorer's default view as a plain figure (it stays where the widget cannot run).
+draw_once(draw_activation, name="tanh", z_max=6.0, alpha=0.1)
+
 # %% markdown
-# **Concept check 1.** What is the largest value the sigmoid's derivative $\sigma'(z)$ takes, over
-# all real $z$?
+# ### Concept check 1
+#
+# What is the largest value the sigmoid's derivative $\sigma'(z)$ takes, over all real $z$?
+# (Think about $\sigma'(z) = s(1 - s)$ as a function of $s = \sigma(z) \in (0, 1)$.)
 #
 # (a) 1 &nbsp;&nbsp; (b) 0.5 &nbsp;&nbsp; (c) 0.25 &nbsp;&nbsp; (d) it grows without bound
 #
@@ -689,7 +745,7 @@ check_equal("q1_answer", q1_answer, "c")
 # Geometrically, $\mathbf{w} \cdot \mathbf{x} + b = 0$ is a line in 2-D (a plane, a hyperplane in
 # more dimensions). The perceptron answers 1 on the side $\mathbf{w}$ points to and 0 on the other.
 #
-# ### Exercise: `perceptron_predict`
+# ### Exercise 9: `perceptron_predict`
 #
 # Predict 0/1 labels for a batch. Note the convention: exactly $0$ counts as "not above", so it
 # predicts 0. Hint: a boolean array such as `z > 0` becomes 0/1 with `.astype(int)`.
@@ -726,7 +782,8 @@ for n, d in [(1, 2), (10, 3), (50, 5)]:
     b = float(rng.standard_normal())
     z = np.array([sum(X[i, j] * w[j] for j in range(d)) + b for i in range(n)])
     expected = np.array([1 if v > 0 else 0 for v in z])
-    got = perceptron_predict(X, w, b)
+    with from_scratch("perceptron_predict"):
+        got = perceptron_predict(X, w, b)
     check_shape(f"perceptron_predict(X of shape {X.shape}, ...)", got, (n,))
     check_equal(f"perceptron_predict(X of shape {X.shape}, ...)", np.asarray(got).astype(int), expected)
     check_true(set(np.unique(got).tolist()) <= {0, 1}, "perceptron_predict must return 0s and 1s")
@@ -769,7 +826,7 @@ for gate, threshold in [("AND", 1.5), ("OR", 0.5)]:
 # some line separates the two classes, this rule finds one after finitely many mistakes. If no line
 # does, it never settles.
 #
-# ### Exercise: `train_perceptron`
+# ### Exercise 10: `train_perceptron`
 #
 # Implement the rule exactly as stated (zeros to start, examples in order, one update per example)
 # and count the mistakes (examples with $\hat{y} \ne y$) in each epoch. Always run all `epochs`
@@ -836,9 +893,13 @@ def reference_perceptron(X, y, lr, epochs):
 
 for gate, labels, lr in [("AND", [0, 0, 0, 1], 0.5), ("OR", [0, 1, 1, 1], 0.25), ("NAND", [1, 1, 1, 0], 1.0)]:
     y_gate = np.array(labels)
-    w, b, mistakes = train_perceptron(X_gate, y_gate, lr=lr, epochs=8)
+    with from_scratch("train_perceptron"):
+        w, b, mistakes = train_perceptron(X_gate, y_gate, lr=lr, epochs=8)
     w_ref, b_ref, m_ref = reference_perceptron(X_gate, y_gate, lr, 8)
     check_equal(f"mistakes per epoch on {gate} (lr={lr})", [int(m) for m in mistakes], m_ref)
+    check_true(all(isinstance(m, (int, np.integer)) and not isinstance(m, bool) for m in mistakes),
+               f"the mistake counts should be ints, got {[type(m).__name__ for m in mistakes][:3]}",
+               hint="count with an int (count += 1), not a float")
     check_close(f"w on {gate}", w, w_ref)
     check_close(f"b on {gate}", b, b_ref)
 rng = np.random.default_rng(112)
@@ -847,11 +908,13 @@ X = rng.standard_normal((60, 3))
 margin = X @ w_true + 0.3
 keep = np.abs(margin) > 0.5
 X, y_sep = X[keep], (margin[keep] > 0).astype(int)
-w, b, mistakes = train_perceptron(X, y_sep, lr=0.1, epochs=200)
+with from_scratch("train_perceptron"):
+    w, b, mistakes = train_perceptron(X, y_sep, lr=0.1, epochs=200)
 check_equal("len(mistakes) on separable data", len(mistakes), 200)
 check_equal("mistakes in the last epoch on separable data", int(mistakes[-1]), 0)
 check_equal("predictions on separable data", (X @ w + b > 0).astype(int), y_sep)
-_, _, mistakes = train_perceptron(X_gate, np.array([0, 1, 1, 0]), lr=0.3, epochs=100)
+with from_scratch("train_perceptron"):
+    _, _, mistakes = train_perceptron(X_gate, np.array([0, 1, 1, 0]), lr=0.3, epochs=100)
 check_true(len(mistakes) == 100 and min(mistakes) > 0, "on XOR every one of 100 epochs must have a mistake")
 ### END HIDDEN TESTS
 
@@ -921,6 +984,10 @@ slider_plot(draw_decision_line,
             w2=float_slider("w2", 1.0, -3.0, 3.0, 0.1),
             b=float_slider("b", -1.5, -3.0, 3.0, 0.1))
 
+# %% code tags=demo
+# The default view as a plain figure (it stays where the widget cannot run).
+draw_once(draw_decision_line, data="AND", w1=1.0, w2=1.0, b=-1.5)
+
 # %% markdown
 # **Watch the perceptron learn.** Each step of the slider is one visit to one example (four per
 # epoch). The circled point is the one just visited; when it was misclassified the line jumps.
@@ -961,9 +1028,14 @@ slider_plot(draw_perceptron_step,
             gate=dropdown("gate", ["AND", "OR", "XOR"], "AND"),
             step=int_slider("update step", 0, 0, 32))
 
+# %% code tags=demo
+# The default view as a plain figure (it stays where the widget cannot run).
+draw_once(draw_perceptron_step, gate="AND", step=0)
+
 # %% markdown
-# **Concept check 2.** Which of these functions of two binary inputs can a single perceptron *not*
-# compute?
+# ### Concept check 2
+#
+# Which of these functions of two binary inputs can a single perceptron *not* compute?
 #
 # (a) NAND (1 unless both inputs are 1) &nbsp;&nbsp; (b) NOR (1 only if both inputs are 0)
 # &nbsp;&nbsp; (c) $x_1$ AND NOT $x_2$ &nbsp;&nbsp; (d) XNOR (1 when the inputs are equal)
@@ -982,7 +1054,9 @@ check_equal("q2_answer", q2_answer, "d")
 ### END HIDDEN TESTS
 
 # %% markdown
-# **Written answer.** In two or three sentences: why can no single perceptron compute XOR, and how
+# ### Written answer 1
+#
+# In two or three sentences: why can no single perceptron compute XOR, and how
 # does a network with one hidden layer of two units get around this? (Hint: think of what the two
 # hidden units could each compute, and what the output unit then does with them.)
 
@@ -1038,7 +1112,7 @@ except ValueError as err:
     print("X (5, 3) * W (3, 4) -> ValueError:", str(err).split(" (")[0])
 
 # %% markdown
-# ### Exercise: `mlp_forward`
+# ### Exercise 11: `mlp_forward`
 #
 # Compute the output of an MLP given as a list of `(W, b)` pairs. Apply `activation` after every
 # layer **except the last**, which stays linear. Hint: a `for` loop over the layers, treating the
@@ -1084,9 +1158,6 @@ print("mlp_forward: visible test passed")
 import torch
 rng = np.random.default_rng(113)
 
-def torch_tanh(z):
-    return torch.tanh(torch.as_tensor(np.asarray(z, dtype=np.float64))).numpy()
-
 for sizes, n in [([3, 5, 2], 4), ([4, 6, 6, 3], 7), ([2, 1], 1), ([5, 8, 7, 6, 1], 10)]:
     params = [(rng.standard_normal((a, c)), rng.standard_normal(c)) for a, c in zip(sizes[:-1], sizes[1:])]
     X = rng.standard_normal((n, sizes[0]))
@@ -1095,13 +1166,17 @@ for sizes, n in [([3, 5, 2], 4), ([4, 6, 6, 3], 7), ([2, 1], 1), ([5, 8, 7, 6, 1
         h = h @ torch.from_numpy(W) + torch.from_numpy(b)
         if i < len(params) - 1:
             h = torch.tanh(h)
-    check_close(f"mlp_forward with layer sizes {sizes}, tanh", mlp_forward(X, params, torch_tanh), h.numpy())
+    with from_scratch("mlp_forward"):
+        got = mlp_forward(X, params, np.tanh)
+    check_close(f"mlp_forward with layer sizes {sizes}, tanh", got, h.numpy())
     h = X
     for i, (W, b) in enumerate(params):
         h = np.einsum("nd,dm->nm", h, W) + b
         if i < len(params) - 1:
             h = np.where(h > 0, h, 0.0)
-    check_close(f"mlp_forward with layer sizes {sizes}, relu", mlp_forward(X, params, lambda z: np.maximum(z, 0.0)), h)
+    with from_scratch("mlp_forward"):
+        got = mlp_forward(X, params, lambda z: np.maximum(z, 0.0))
+    check_close(f"mlp_forward with layer sizes {sizes}, relu", got, h)
 ### END HIDDEN TESTS
 
 # %% markdown
@@ -1171,7 +1246,9 @@ fig.tight_layout()
 plt.show()
 
 # %% markdown
-# **Written answer.** A single hidden layer can approximate any continuous function. Give two
+# ### Written answer 2
+#
+# A single hidden layer can approximate any continuous function. Give two
 # reasons why practitioners still build deep networks rather than one very wide hidden layer.
 
 # %% answer id=q_depth_width points=2
@@ -1236,8 +1313,10 @@ print(f"nudge W2[0] by {nudge}: y_hat = {y_nudged:.4f}, squared error {loss:.4f}
       f"change / nudge = {(loss_nudged - loss) / nudge:.4f} (derivative 2 (y_hat - y) h1 = {2 * (y_relu - y_hand) * 1.5:.4f})")
 
 # %% markdown
-# **Concept check 3.** In the ReLU network above, you nudge $W_1[0, 1]$ (the weight from $x_1$ into
-# the second hidden unit) from $-1$ to $-0.99$. What happens to the squared error?
+# ### Concept check 3
+#
+# In the ReLU network above, you nudge $W_1[0, 1]$ (the weight from $x_1$ into the second hidden
+# unit) from $-1$ to $-0.99$. What happens to the squared error?
 #
 # (a) it increases &nbsp;&nbsp; (b) it decreases &nbsp;&nbsp; (c) it does not change &nbsp;&nbsp;
 # (d) it cannot be computed without the target
@@ -1289,7 +1368,7 @@ ax.legend()
 plt.show()
 
 # %% markdown
-# ### Exercises: `mse`, `mae`, `huber`
+# ### Exercise 12: `mse`, `mae`, `huber`
 #
 # Each takes predictions and targets of the same (any) shape and returns the **mean** over all
 # entries, as one number. Hint for Huber: compute both pieces for every entry and pick with
@@ -1320,7 +1399,9 @@ import torch.nn.functional as F
 rng = np.random.default_rng(114)
 for shape in [(1,), (10,), (4, 3), (2, 3, 5)]:
     y_hat, y = rng.standard_normal(shape) * 3, rng.standard_normal(shape) * 3
-    check_close(f"mse on shape {shape}", mse(y_hat, y), F.mse_loss(torch.from_numpy(y_hat), torch.from_numpy(y)).item())
+    with from_scratch("mse"):
+        got = mse(y_hat, y)
+    check_close(f"mse on shape {shape}", got, F.mse_loss(torch.from_numpy(y_hat), torch.from_numpy(y)).item())
 ### END HIDDEN TESTS
 
 # %% solution id=mae
@@ -1348,7 +1429,9 @@ import torch.nn.functional as F
 rng = np.random.default_rng(115)
 for shape in [(1,), (10,), (4, 3), (2, 3, 5)]:
     y_hat, y = rng.standard_normal(shape) * 3, rng.standard_normal(shape) * 3
-    check_close(f"mae on shape {shape}", mae(y_hat, y), F.l1_loss(torch.from_numpy(y_hat), torch.from_numpy(y)).item())
+    with from_scratch("mae"):
+        got = mae(y_hat, y)
+    check_close(f"mae on shape {shape}", got, F.l1_loss(torch.from_numpy(y_hat), torch.from_numpy(y)).item())
 ### END HIDDEN TESTS
 
 # %% solution id=huber
@@ -1382,7 +1465,9 @@ rng = np.random.default_rng(116)
 for shape, delta in [((1,), 1.0), ((10,), 0.3), ((4, 3), 2.0), ((2, 3, 5), 1.5)]:
     y_hat, y = rng.standard_normal(shape) * 3, rng.standard_normal(shape) * 3
     expected = F.huber_loss(torch.from_numpy(y_hat), torch.from_numpy(y), delta=delta).item()
-    check_close(f"huber on shape {shape}, delta={delta}", huber(y_hat, y, delta), expected)
+    with from_scratch("huber"):
+        got = huber(y_hat, y, delta)
+    check_close(f"huber on shape {shape}, delta={delta}", got, expected)
 ### END HIDDEN TESTS
 
 # %% markdown
@@ -1408,17 +1493,22 @@ for shape, delta in [((1,), 1.0), ((10,), 0.3), ((4, 3), 2.0), ((2, 3, 5), 1.5)]
 # pushing other pairs apart. The **triplet** loss takes an anchor $a$, a positive $p$ and a negative
 # $n$ and asks the anchor to be nearer the positive by a margin $m$:
 # $\max(0,\ d(a, p) - d(a, n) + m)$. Face recognition and the image-text models behind modern search
-# are trained this way; Module 6's attention builds on the same kind of similarity scores.
+# are trained this way; Module 5's attention builds on the same kind of similarity scores.
+#
+# ### Exercise 13: `binary_cross_entropy`
 
 # %% solution id=binary_cross_entropy
 def binary_cross_entropy(p: np.ndarray, y: np.ndarray) -> float:
     """Binary cross-entropy, mean over all entries of -(y log p + (1 - y) log(1 - p)).
 
     Inputs:
-        p: predicted probabilities of class 1, any shape, entries strictly between 0 and 1.
+        p: predicted probabilities of class 1, any shape, entries in [1e-12, 1 - 1e-12]
+            (the tests go that close to 0 and to 1).
         y: labels, same shape as p, entries 0 or 1.
     Returns:
-        loss: a number.
+        loss: a number. Use p as given: a confident wrong answer (p = 1e-12 for y = 1) costs its
+            full -log(1e-12) = 27.63. Clipping p to [1e-12, 1 - 1e-12] changes nothing and is
+            allowed; clipping further (to [1e-7, 1 - 1e-7], say) changes the loss and is not.
     """
     ### BEGIN SOLUTION
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
@@ -1438,11 +1528,23 @@ for shape in [(1,), (10,), (4, 3), (2, 3, 5)]:
     p = rng.uniform(0.01, 0.99, shape)
     y = rng.integers(0, 2, shape).astype(np.float64)
     expected = F.binary_cross_entropy(torch.from_numpy(p), torch.from_numpy(y)).item()
-    check_close(f"binary_cross_entropy on shape {shape}", binary_cross_entropy(p, y), expected)
+    with from_scratch("binary_cross_entropy"):
+        got = binary_cross_entropy(p, y)
+    check_close(f"binary_cross_entropy on shape {shape}", got, expected)
+# At the ends of the docstring's range [1e-12, 1 - 1e-12]. For p >= 0.5, 1 - p is exact in
+# floating point, so every correct formula (log(1 - p), log1p(-p)) gives the same loss here;
+# a p clipped further than the contract allows (np.clip(p, 1e-7, 1 - 1e-7), say) fails.
+for p_edge, y_edge in [(1e-12, 1.0), (1.0 - 1e-12, 0.0), (1.0 - 2.0**-39, 0.0), (1e-12, 0.0), (1.0 - 1e-12, 1.0)]:
+    p, y = np.array([p_edge, 0.5]), np.array([y_edge, 1.0])
+    expected = F.binary_cross_entropy(torch.from_numpy(p), torch.from_numpy(y)).item()
+    with from_scratch("binary_cross_entropy"):
+        got = binary_cross_entropy(p, y)
+    check_close(f"binary_cross_entropy for p = {p_edge!r}, y = {y_edge:g}", got, expected,
+                rtol=1e-9, atol=1e-12, hint="use p as given (the docstring allows clipping to [1e-12, 1 - 1e-12] at most)")
 ### END HIDDEN TESTS
 
 # %% markdown
-# ### Exercise: `cross_entropy`
+# ### Exercise 14: `cross_entropy`
 #
 # Cross-entropy from raw logits for a batch, with integer class labels, averaged over the batch.
 # It must stay finite for logits of size 1000. Hint: `logits[np.arange(N), y]` picks each row's
@@ -1483,7 +1585,9 @@ for n, c, scale in [(1, 3, 1.0), (8, 5, 3.0), (16, 10, 1000.0), (5, 2, 50.0)]:
     logits = rng.standard_normal((n, c)) * scale
     y = rng.integers(0, c, n)
     expected = F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(y)).item()
-    check_close(f"cross_entropy on logits ({n}, {c}) of scale {scale:g}", cross_entropy(logits, y), expected)
+    with from_scratch("cross_entropy"):
+        got = cross_entropy(logits, y)
+    check_close(f"cross_entropy on logits ({n}, {c}) of scale {scale:g}", got, expected)
 ### END HIDDEN TESTS
 
 # %% markdown
@@ -1496,21 +1600,28 @@ for n, c, scale in [(1, 3, 1.0), (8, 5, 3.0), (16, 10, 1000.0), (5, 2, 50.0)]:
 # computes the same thing and receives the same update, for ever: the layer behaves like one unit.
 # Random initial weights break that symmetry.
 #
-# **Not too small, not too large.** Each unit sums $D_\text{in}$ terms $w_i x_i$. With independent
-# zero-mean weights of variance $\mathrm{Var}(w)$, the sum has variance
-# $D_\text{in}\,\mathrm{Var}(w)\,\mathrm{Var}(x)$. If $D_\text{in}\,\mathrm{Var}(w)$ is above 1,
-# signals grow layer after layer until tanh saturates or values blow up; below 1, they shrink
-# towards zero, and the gradients with them. So scale the variance by the fan-in:
+# **Not too small, not too large.** Each unit sums $D_\text{in}$ terms $w_i h_i$, where $h$ is the
+# previous layer's output. With independent zero-mean weights of variance $\mathrm{Var}(w)$, the
+# pre-activation $z$ has variance
 #
-# * **Xavier / Glorot** (for tanh and sigmoid; it balances the forward and backward passes):
-#   $W \sim \mathcal{N}\!\left(0,\ \dfrac{2}{D_\text{in} + D_\text{out}}\right)$.
-# * **He / Kaiming** (for ReLU, which zeroes half of its inputs and so halves the variance; the
-#   factor 2 puts it back): $W \sim \mathcal{N}\!\left(0,\ \dfrac{2}{D_\text{in}}\right)$.
+# $$\mathrm{Var}(z) = D_\text{in}\,\mathrm{Var}(w)\,\mathbb{E}[h^2].$$
 #
-# Biases start at zero. (The second argument of $\mathcal{N}$ is the variance; the standard
-# deviation is its square root.)
+# If that is larger than the previous layer's, signals grow layer after layer until tanh
+# saturates or values blow up; if smaller, they shrink towards zero, and the gradients with them.
+# For an activation that is roughly the identity near zero and symmetric (tanh),
+# $\mathbb{E}[h^2] \approx \mathrm{Var}(z_\text{previous})$, and the variance stays put when
+# $D_\text{in}\,\mathrm{Var}(w) = 1$. Two standard schemes scale the variance by the layer's size:
 #
-# ### Exercise: `init_params`
+# * **Xavier / Glorot**: $W \sim \mathcal{N}\!\left(0,\ \dfrac{2}{D_\text{in} + D_\text{out}}\right)$,
+#   the fan-in rule averaged with the same rule for the backward pass (fan-out).
+# * **He / Kaiming**: $W \sim \mathcal{N}\!\left(0,\ \dfrac{2}{D_\text{in}}\right)$, twice the
+#   fan-in rule.
+#
+# Which activation needs which is Concept check 4, after the exercise: work out $\mathbb{E}[h^2]$
+# for $h = \mathrm{ReLU}(z)$ with $z$ symmetric around zero. Biases start at zero. (The second
+# argument of $\mathcal{N}$ is the variance; the standard deviation is its square root.)
+#
+# ### Exercise 15: `init_params`
 #
 # Return the list of `(W, b)` pairs for an MLP with the given layer sizes. Draw every random number
 # from the generator `rng` you are given (for example `rng.standard_normal(shape) * std`), so the
@@ -1558,7 +1669,8 @@ print("init_params: visible test passed")
 # Standard deviations are estimated from >= 20,000 draws: a 3% tolerance is more than 6 standard errors.
 for method in ["he", "xavier"]:
     for sizes in [[784, 256, 128, 10], [50, 1000, 40], [200, 150]]:
-        params = init_params(sizes, method, np.random.default_rng(7))
+        with from_scratch("init_params"):
+            params = init_params(sizes, method, np.random.default_rng(7))
         check_equal(f"len(init_params({sizes}, {method!r}))", len(params), len(sizes) - 1)
         for l, (W, b) in enumerate(params):
             d_in, d_out = sizes[l], sizes[l + 1]
@@ -1569,9 +1681,12 @@ for method in ["he", "xavier"]:
             if W.size >= 20000:
                 check_close(f"std of W{l + 1} ({method}, {d_in} x {d_out})", W.std(), std, rtol=0.03, atol=0)
                 check_true(abs(W.mean()) < 5 * std / np.sqrt(W.size), f"mean of W{l + 1} ({method}) should be close to 0, got {W.mean():.3g}")
-    a = init_params([30, 20, 5], method, np.random.default_rng(123))
-    c = init_params([30, 20, 5], method, np.random.default_rng(123))
-    d = init_params([30, 20, 5], method, np.random.default_rng(124))
+    with from_scratch("init_params"):
+        a = init_params([30, 20, 5], method, np.random.default_rng(123))
+    with from_scratch("init_params"):
+        c = init_params([30, 20, 5], method, np.random.default_rng(123))
+    with from_scratch("init_params"):
+        d = init_params([30, 20, 5], method, np.random.default_rng(124))
     for l in range(2):
         check_close(f"W{l + 1} with the same seed twice ({method})", a[l][0], c[l][0],
                     hint="draw from the rng argument only: the same seed must give the same weights")
@@ -1579,10 +1694,34 @@ for method in ["he", "xavier"]:
 ### END HIDDEN TESTS
 
 # %% markdown
-# The picture shows why the scale matters: the spread (standard deviation) of the activations in
-# each layer of a 20-layer network of width 256, for four initialisations. Too small and the signal
-# dies out; too large and tanh saturates (all outputs near $\pm 1$) or ReLU values explode; the
-# matched scheme keeps it roughly constant.
+# ### Concept check 4
+#
+# You build a deep network with ReLU hidden layers. Which initialisation keeps the variance of the
+# activations roughly constant from layer to layer?
+#
+# (a) all weights zero &nbsp;&nbsp; (b) $\mathcal{N}(0, 1)$ &nbsp;&nbsp;
+# (c) Xavier, $\mathcal{N}(0, 2/(D_\text{in} + D_\text{out}))$ &nbsp;&nbsp; (d) He, $\mathcal{N}(0, 2/D_\text{in})$
+
+# %% solution id=q4_answer
+q4_answer = None  # "a", "b", "c" or "d"
+### BEGIN SOLUTION
+q4_answer = "d"
+### END SOLUTION
+
+# %% tests id=test_q4_answer points=1
+check_true(q4_answer in ("a", "b", "c", "d"), f"q4_answer is {q4_answer!r}; set it to one of 'a', 'b', 'c', 'd' (a string).")
+print("q4_answer: a valid choice (graded when you submit)")
+### BEGIN HIDDEN TESTS
+check_equal("q4_answer", q4_answer, "d")
+### END HIDDEN TESTS
+
+# %% markdown
+# **The answer, measured.** The picture shows the spread (standard deviation) of the activations
+# in each layer of a 20-layer network of width 256, for four initialisations, drawn with your
+# `init_params`. Too small and the signal dies out; too large and tanh saturates (all outputs near
+# $\pm 1$) or ReLU values explode. ReLU zeroes the negative half of its inputs, so
+# $\mathbb{E}[h^2] = \tfrac{1}{2}\mathrm{Var}(z)$: the variance halves at every layer unless the
+# weights double it, which is He's factor 2. Xavier suits tanh and sigmoid; He suits ReLU.
 
 # %% code tags=demo
 def activation_spread(init, f, layers=20, width=256, n=500, seed=0):
@@ -1607,26 +1746,6 @@ for ax, (name, f) in zip(axes, [("tanh", np.tanh), ("ReLU", lambda z: np.maximum
     ax.legend(fontsize=9)
 fig.tight_layout()
 plt.show()
-
-# %% markdown
-# **Concept check 4.** You build a deep network with ReLU hidden layers. Which initialisation keeps
-# the variance of the activations roughly constant from layer to layer?
-#
-# (a) all weights zero &nbsp;&nbsp; (b) $\mathcal{N}(0, 1)$ &nbsp;&nbsp;
-# (c) Xavier, $\mathcal{N}(0, 2/(D_\text{in} + D_\text{out}))$ &nbsp;&nbsp; (d) He, $\mathcal{N}(0, 2/D_\text{in})$
-
-# %% solution id=q4_answer
-q4_answer = None  # "a", "b", "c" or "d"
-### BEGIN SOLUTION
-q4_answer = "d"
-### END SOLUTION
-
-# %% tests id=test_q4_answer points=1
-check_true(q4_answer in ("a", "b", "c", "d"), f"q4_answer is {q4_answer!r}; set it to one of 'a', 'b', 'c', 'd' (a string).")
-print("q4_answer: a valid choice (graded when you submit)")
-### BEGIN HIDDEN TESTS
-check_equal("q4_answer", q4_answer, "d")
-### END HIDDEN TESTS
 
 # %% markdown
 # ## 11. Training a 2-2-1 network on XOR
@@ -1655,7 +1774,7 @@ check_equal("q4_answer", q4_answer, "d")
 # The first line is why sigmoid and binary cross-entropy are paired: the output's gradient is simply
 # "prediction minus target".
 #
-# ### Exercise: `train_xor`
+# ### Exercise 16: `train_xor`
 #
 # Follow the recipe in the docstring exactly (same generator calls in the same order), so that the
 # result is reproducible. Record the loss of every epoch, computed before that epoch's update. The
@@ -1732,11 +1851,13 @@ check_true(abs(losses[-1] - reference_bce(xor_network_output(params, X_xor), y_x
            "the last recorded loss should be (close to) the BCE of the returned network")
 check_true(reference_bce(xor_network_output(params, X_xor), y_xor) < 0.1,
            "after 5000 epochs with lr=1 the BCE should be below 0.1")
-params2, losses2 = train_xor(lr=1.0, epochs=5000, seed=0)
+with from_scratch("train_xor"):
+    params2, losses2 = train_xor(lr=1.0, epochs=5000, seed=0)
 for l in range(2):
     check_close(f"W{l + 1} from a second run with seed 0", params2[l][0], params[l][0],
                 hint="use np.random.default_rng(seed) inside the function so runs are reproducible")
-params3, losses3 = train_xor(lr=2.0, epochs=3000, seed=0)
+with from_scratch("train_xor"):
+    params3, losses3 = train_xor(lr=2.0, epochs=3000, seed=0)
 check_equal("len(losses) with epochs=3000", len(losses3), 3000)
 check_equal("XOR predictions with lr=2, epochs=3000", (xor_network_output(params3, X_xor) > 0.5).astype(int), y_xor)
 ### END HIDDEN TESTS
@@ -1778,9 +1899,9 @@ plt.show()
 # | convolutional (CNN) | small filters slid over the input, the same weights everywhere | images, audio | 3 |
 # | recurrent (RNN) | one cell applied step by step, carrying a hidden state | sequences, time series | 4 |
 # | LSTM / GRU | RNN cells with gates that decide what to keep and forget, so memories last longer | text, speech | 4 |
-# | autoencoder | squeeze the input through a narrow code and reconstruct it | compression, denoising, anomaly detection | 5 |
-# | GAN | a generator makes samples, a discriminator tells them from real ones; they train against each other | image synthesis | 5 |
-# | transformer | attention: every position looks at every other, weighted by similarity | language, and now most things | 6 |
+# | transformer | attention: every position looks at every other, weighted by similarity | language, and now most things | 5 |
+# | autoencoder | squeeze the input through a narrow code and reconstruct it | compression, denoising, anomaly detection | 6 |
+# | GAN | a generator makes samples, a discriminator tells them from real ones; they train against each other | image synthesis | 6 |
 #
 # **Frameworks** do the bookkeeping you did by hand: tensors on CPU or GPU, layers, and above all
 # automatic differentiation, so no one writes gradient formulas like the ones above. **PyTorch**

@@ -19,6 +19,11 @@
 # computes `X @ W + b` with `X` of shape `(N, D)` and `W` of shape `(D, M)`. This is PyTorch's
 # (and NumPy's) natural layout; textbooks that store examples as columns write `W x` instead, and
 # their equations appear here transposed.
+#
+# The handwritten digits come in three parts: we **train** on the training images, watch and
+# choose (learning rates, the epoch to keep) on the **validation** images, and touch the **test**
+# images once, at the very end, to report how well the final network does on data that played no
+# part in any decision. Every curve below says which split it shows.
 
 # %% code
 try:
@@ -43,13 +48,15 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from course_utils import compare, grad_check, rel_error
+from course_utils.checks import from_scratch
 from course_utils.data import load_digits_split, make_blobs
 from course_utils.plotting import OKABE_ITO, LiveCurves, plot_curves, plot_decision_boundary
-from course_utils.widgets import dropdown, float_slider, slider_plot
+from course_utils.widgets import draw_once, dropdown, float_slider, slider_plot
 
 torch.set_default_dtype(torch.float32)
-digits = load_digits_split()
-print(f"digits: {digits.X_train.shape[0]} training and {digits.X_test.shape[0]} test images of 8x8 = 64 pixels")
+digits = load_digits_split(val_fraction=0.2)
+print(f"digits: {len(digits.X_train)} training, {len(digits.X_val)} validation and {len(digits.X_test)} test images "
+      "of 8x8 = 64 pixels")
 
 # %% markdown
 # ## 1. A derivative is the slope you see when you nudge the input
@@ -109,18 +116,19 @@ plt.show()
 # The forward pass goes left to right: with $a = 5, b = 3, c = 2$ we get $u = 6$, $v = 11$,
 # $J = 33$. The backward pass goes right to left and asks, at each node, "if this value moved a
 # little, how much would $J$ move?" The **chain rule** says that a change passes through a chain
-# of steps by multiplying the local slopes:
+# of steps by multiplying the local slopes. For example, $b$ reaches $J$ only through $u$ and then
+# $v$, so
 #
-# $$\frac{\partial J}{\partial v} = 3, \qquad
-# \frac{\partial J}{\partial a} = \frac{\partial J}{\partial v}\frac{\partial v}{\partial a} = 3 \cdot 1, \qquad
-# \frac{\partial J}{\partial u} = 3 \cdot 1, \qquad
-# \frac{\partial J}{\partial b} = \frac{\partial J}{\partial u}\frac{\partial u}{\partial b} = 3c, \qquad
-# \frac{\partial J}{\partial c} = 3b.$$
+# $$\frac{\partial J}{\partial b} = \frac{\partial J}{\partial v}\,\frac{\partial v}{\partial u}\,\frac{\partial u}{\partial b}.$$
 #
-# At $(5, 3, 2)$ that gives $3, 6, 9$. Check it by nudging: raise $b$ from 3 to 3.001 and $J$
-# goes from 33 to 33.006, six times the nudge. Backpropagation is exactly this, done for millions
-# of nodes: each node multiplies the gradient arriving from its output by its own local slope and
-# passes the product to its inputs.
+# Each factor is the slope of one small node, which you can read off its formula.
+#
+# ### Exercise 1: `graph_grads`
+#
+# Work out the three local slopes of each path by hand (start at $J$ and walk back: what is
+# $\partial J / \partial v$? $\partial v / \partial a$? $\partial u / \partial c$?), multiply them,
+# and return the three partial derivatives for any $a, b, c$. You can check a value by nudging:
+# change $b$ by 0.001 and see how far $J$ moves.
 
 # %% solution id=graph_grads
 def graph_grads(a: float, b: float, c: float) -> tuple[float, float, float]:
@@ -144,7 +152,7 @@ def graph_grads(a: float, b: float, c: float) -> tuple[float, float, float]:
 grads = graph_grads(5.0, 3.0, 2.0)
 check_equal("len(graph_grads(...))", len(grads), 3, hint="return a tuple (dJ_da, dJ_db, dJ_dc)")
 check_close("graph_grads(5, 3, 2)", np.array(grads, dtype=float), [3.0, 6.0, 9.0],
-            hint="dJ/db = dJ/du * du/db, and du/db = c")
+            hint="dJ/db = dJ/dv * dv/du * du/db: what is the slope of u = b * c with respect to b?")
 print("graph_grads: visible test passed")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(21)
@@ -152,9 +160,20 @@ for _ in range(5):
     a0, b0, c0 = rng.standard_normal(3) * 4
     ta, tb, tc = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (a0, b0, c0))
     (3 * (ta + tb * tc)).backward()
-    check_close("graph_grads(a, b, c)", np.array(graph_grads(a0, b0, c0), dtype=float),
-                [ta.grad.item(), tb.grad.item(), tc.grad.item()])
+    expected = [ta.grad.item(), tb.grad.item(), tc.grad.item()]
+    with from_scratch("graph_grads"):
+        got = graph_grads(a0, b0, c0)
+    check_close("graph_grads(a, b, c)", np.array(got, dtype=float), expected)
 ### END HIDDEN TESTS
+
+# %% markdown
+# **The answer, derived.** Walking back from $J = 3v$: $\partial J / \partial v = 3$; $v = a + u$ passes
+# a gradient through unchanged, so $\partial J / \partial a = \partial J / \partial u = 3$; and
+# $u = bc$ hands each input the *other* one, so $\partial J / \partial b = 3c$ and
+# $\partial J / \partial c = 3b$. At $(5, 3, 2)$ that is $3, 6, 9$: raise $b$ from 3 to 3.001 and $J$
+# goes from 33 to 33.006, six times the nudge. Backpropagation is exactly this, done for millions
+# of nodes: each node multiplies the gradient arriving from its output by its own local slope and
+# passes the product to its inputs.
 
 # %% markdown
 # PyTorch builds the same graph as it computes, and walks it backwards when asked. Each result
@@ -191,6 +210,11 @@ print("autograd: dJ/da, dJ/db, dJ/dc =", ta.grad.item(), tb.grad.item(), tc.grad
 # $\max_i |g_a - g_n| / (|g_a| + |g_n|)$, which does not care about the overall scale. In float64,
 # below $10^{-7}$ means correct; around $10^{-4}$ is suspicious (or a ReLU kink was crossed);
 # above $10^{-2}$ is wrong. `course_utils.rel_error` and `course_utils.grad_check` compute it.
+#
+# ### Exercise 2: `numerical_gradient`
+#
+# Write the central difference for every entry of an array of any shape. The tests use your
+# function on its own: calling `course_utils`' own gradient helpers or PyTorch inside it is refused.
 
 # %% solution id=numerical_gradient
 def numerical_gradient(f, x: np.ndarray, h: float = 1e-5) -> np.ndarray:
@@ -236,13 +260,20 @@ for shape in [(1,), (4,), (3, 2), (2, 3, 2)]:
     A = rng.standard_normal(x.size)
     f = lambda v: float(np.sum(v**3) + np.sin(v).ravel() @ A)
     expected = 3 * x_before**2 + (np.cos(x_before).ravel() * A).reshape(shape)
-    check_close("numerical_gradient(f, x)", numerical_gradient(f, x), expected, rtol=1e-7, atol=1e-8)
+    with from_scratch("numerical_gradient"):
+        g = numerical_gradient(f, x)
+    check_close("numerical_gradient(f, x)", g, expected, rtol=1e-7, atol=1e-8)
     check_equal("x after numerical_gradient", x, x_before)
-x = np.array([0.5, 1.5])
-check_close("numerical_gradient with h=1e-4", numerical_gradient(lambda v: np.sum(v**3), x, h=1e-4),
-            3 * x**2 + 1e-8, rtol=1e-7, atol=1e-7)
+# For a cubic the central difference is exactly the derivative plus h^2 (the third derivative, 6, times h^2 / 6):
+# with h = 0.5 every number below is exact in binary, so an answer that ignores h is off by 0.25.
+x = np.array([1.0, 2.0, -3.0])
+with from_scratch("numerical_gradient"):
+    g = numerical_gradient(lambda v: float(np.sum(v**3)), x, h=0.5)
+check_close("numerical_gradient of sum(x^3) with h=0.5", g, 3 * x**2 + 0.25, rtol=1e-12, atol=1e-12,
+            hint="use the h argument: with h = 0.5 the central difference of x^3 is 3x^2 + h^2 = 3x^2 + 0.25")
 x = np.array([2.0])
-g = numerical_gradient(lambda v: float(v[0] ** 4), x, h=1e-3)
+with from_scratch("numerical_gradient"):
+    g = numerical_gradient(lambda v: float(v[0] ** 4), x, h=1e-3)
 check_close("numerical_gradient uses h", g, [4 * 8 + 4 * 2 * 1e-6], rtol=1e-9, atol=1e-9)
 ### END HIDDEN TESTS
 
@@ -287,40 +318,25 @@ plt.show()
 #
 # $$dz = \frac{\partial \mathcal{L}}{\partial z} = a - y, \qquad dw = x\, dz, \qquad db = dz.$$
 #
-# The cost's gradients are the averages of these over the examples. Written one example at a
-# time, that is a Python loop:
+# The cost's gradients are the averages of these over the $m$ examples. The first way anyone
+# writes that is a Python loop over the examples, adding up each one's loss, $dw$ and $db$. A loop
+# spends most of its time in the Python interpreter, not in arithmetic. **Vectorising** means
+# writing the same computation as a few operations on whole arrays: stack the examples as rows of
+# $X$ (shape $(m, n)$) and the $m$ values of $z$ are one matrix-vector product, $z = Xw + b$ of
+# shape $(m,)$. The shapes then tell you how to combine the $m$ values of $dz$ with $X$ into a
+# $dw$ of shape $(n,)$.
+#
+# ### Exercise 3: `logistic_cost_and_grads`
+#
+# Write the vectorised cost and gradients. (If it helps, write the loop first in a scratch cell and
+# compare.) You may assume the test data keep $|z|$ below about 20, so the plain formula for the
+# cost does not overflow. (A production version works from $z$ directly with
+# `np.logaddexp(0, -z)` to be safe at any scale.)
 
 # %% code
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-z)), entry by entry."""
     return 1.0 / (1.0 + np.exp(-z))
-
-
-def logistic_cost_and_grads_loop(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray):
-    """Binary cross-entropy cost and its gradients, one example at a time (the slow way)."""
-    m, n = X.shape
-    cost, dw, db = 0.0, np.zeros(n), 0.0
-    for i in range(m):
-        z = X[i] @ w + b
-        a = sigmoid(z)
-        cost += -(y[i] * np.log(a) + (1 - y[i]) * np.log(1 - a))
-        dz = a - y[i]
-        dw += X[i] * dz
-        db += dz
-    return cost / m, dw / m, db / m
-
-# %% markdown
-# A loop over examples spends most of its time in the Python interpreter, not in arithmetic.
-# **Vectorising** means writing the same computation as a few operations on whole arrays: stack
-# the examples as rows of $X$ (shape $(m, n)$) and the $m$ values of $z$ are one matrix-vector
-# product,
-#
-# $$z = X w + b, \qquad a = \sigma(z), \qquad dz = a - y, \qquad dw = \frac{1}{m} X^\top dz, \qquad
-# db = \frac{1}{m}\sum_i dz_i.$$
-#
-# You may assume the test data keep $|z|$ below about 20, so the plain formula for the cost does
-# not overflow. (A production version works from $z$ directly with `np.logaddexp(0, -z)` to be
-# safe at any scale.)
 
 # %% solution id=logistic_cost_and_grads
 def logistic_cost_and_grads(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, float]:
@@ -354,11 +370,11 @@ y_t = np.array([1.0, 0.0, 1.0])
 out = logistic_cost_and_grads(w_t, 0.25, X_t, y_t)
 check_equal("len(logistic_cost_and_grads(...))", len(out), 3, hint="return (cost, dw, db)")
 cost, dw, db = out
-ref_cost, ref_dw, ref_db = logistic_cost_and_grads_loop(w_t, 0.25, X_t, y_t)
-check_close("cost", cost, ref_cost, hint="the cost is the MEAN of the per-example losses")
-check_shape("dw", dw, (2,))
-check_close("dw", dw, ref_dw, hint="dw = X.T @ (a - y) / m")
-check_close("db", db, ref_db, hint="db = mean of (a - y)")
+check_close("cost", cost, 0.637348517277566, hint="the cost is the MEAN of the per-example losses")
+check_shape("dw", dw, (2,), hint="dw has the shape of w: combine X (m, n) with dz (m,) so that m disappears")
+check_close("dw", dw, [-0.38901776003542866, -0.44941144279829447],
+            hint="dw is the average over the examples of x * dz")
+check_close("db", db, -0.1598186434200366, hint="db is the average over the examples of dz")
 print("logistic_cost_and_grads: visible test passed")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(41)
@@ -372,16 +388,35 @@ for m, n in [(1, 1), (5, 3), (40, 7), (200, 2)]:
     z_h = torch.from_numpy(X_h) @ tw + tb_
     loss_h = F.binary_cross_entropy_with_logits(z_h, torch.from_numpy(y_h))
     loss_h.backward()
-    cost, dw, db = logistic_cost_and_grads(w_h, b_h, X_h, y_h)
+    with from_scratch("logistic_cost_and_grads"):
+        cost, dw, db = logistic_cost_and_grads(w_h, b_h, X_h, y_h)
     check_close("cost", cost, loss_h.item())
     check_close("dw", dw, tw.grad.numpy())
     check_close("db", db, tb_.grad.item())
 ### END HIDDEN TESTS
 
 # %% markdown
-# How much faster is the vectorised version? Below, both compute the cost and gradients for the
-# 1,347 training digits, labelled 1 for "the digit is at least 5". (The timings depend on your
-# machine, so they are not the same from run to run.)
+# How much faster is the vectorised version? Here is the loop version, written out now that you
+# have written your own, and below both compute the cost and gradients for the 1,078 training
+# digits, labelled 1 for "the digit is at least 5". (The timings depend on your machine, so they
+# are not the same from run to run.)
+
+# %% code tags=demo
+def logistic_cost_and_grads_loop(w: np.ndarray, b: float, X: np.ndarray, y: np.ndarray):
+    """Binary cross-entropy cost and its gradients, one example at a time (the slow way)."""
+    m, n = X.shape
+    cost, dw, db = 0.0, np.zeros(n), 0.0
+    for i in range(m):
+        z = X[i] @ w + b
+        a = sigmoid(z)
+        cost += -(y[i] * np.log(a) + (1 - y[i]) * np.log(1 - a))
+        dz = a - y[i]
+        dw += X[i] * dz
+        db += dz
+    return cost / m, dw / m, db / m
+
+
+_ = compare("loop vs yours: dw", logistic_cost_and_grads_loop(w_t, 0.25, X_t, y_t)[1], logistic_cost_and_grads(w_t, 0.25, X_t, y_t)[1])
 
 # %% code tags=demo,nbval-ignore-output
 X_bin = digits.X_train
@@ -441,17 +476,24 @@ plt.show()
 #   return $\partial L$ with respect to each input.
 #
 # **Affine layer.** $\text{out} = x W + b$ with $x$ of shape $(N, D)$, $W$ of shape $(D, M)$,
-# $b$ of shape $(M,)$. Each output entry $\text{out}_{nm} = \sum_d x_{nd} W_{dm} + b_m$, and the
-# chain rule gives
+# $b$ of shape $(M,)$; each output entry is $\text{out}_{nm} = \sum_d x_{nd} W_{dm} + b_m$.
 #
-# $$dx = \text{dout}\; W^\top, \qquad dW = x^\top\, \text{dout}, \qquad db = \sum_n \text{dout}_{n,:}.$$
+# | quantity | shape |
+# | --- | --- |
+# | $x$, $dx$ | $(N, D)$ |
+# | $W$, $dW$ | $(D, M)$ |
+# | $b$, $db$ | $(M,)$ |
+# | out, dout | $(N, M)$ |
 #
-# A quick way to remember them: each gradient has the shape of the thing it is the gradient of,
-# and there is only one way to multiply the available matrices to get that shape. The bias is
-# added to every row, so its gradient sums over the rows.
+# To find $dx$, $dW$ and $db$, write $\partial L / \partial W_{dm}$ as a sum over every output entry
+# that $W_{dm}$ touches, $\sum_n \text{dout}_{nm}\, \partial \text{out}_{nm} / \partial W_{dm}$, and
+# then recognise the sum as a matrix product. Two checks help: each gradient has the shape of the
+# thing it is the gradient of (the table), and the bias is added to every row.
 #
 # To keep the tests of the two halves independent, the cache of `affine_forward` is exactly the
 # tuple `(x, w, b)`.
+#
+# ### Exercise 4: `affine_forward`, `affine_backward`
 
 # %% solution id=affine_forward
 def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple]:
@@ -483,8 +525,10 @@ print("affine_forward: visible test passed")
 rng = np.random.default_rng(51)
 for N, D, M in [(1, 1, 1), (4, 5, 3), (7, 2, 9)]:
     x_h, w_h, b_h = rng.standard_normal((N, D)), rng.standard_normal((D, M)), rng.standard_normal(M)
-    out, cache = affine_forward(x_h, w_h, b_h)
-    check_close("out", out, F.linear(torch.from_numpy(x_h), torch.from_numpy(w_h.T), torch.from_numpy(b_h)).numpy())
+    expected = F.linear(torch.from_numpy(x_h), torch.from_numpy(w_h.T), torch.from_numpy(b_h)).numpy()
+    with from_scratch("affine_forward"):
+        out, cache = affine_forward(x_h, w_h, b_h)
+    check_close("out", out, expected)
     for got, exp, nm in zip(cache, (x_h, w_h, b_h), ("x", "w", "b")):
         check_close(f"cache {nm}", got, exp)
 ### END HIDDEN TESTS
@@ -529,13 +573,21 @@ for N, D, M in [(1, 1, 1), (1, 4, 3), (6, 3, 3), (9, 7, 2)]:
     b_h = torch.tensor(rng.standard_normal(M), requires_grad=True)
     dout_h = rng.standard_normal((N, M))
     (x_h @ w_h + b_h).backward(torch.from_numpy(dout_h))
-    dx, dw, db = affine_backward(dout_h, (x_h.detach().numpy().copy(), w_h.detach().numpy().copy(), b_h.detach().numpy().copy()))
+    cache_h = (x_h.detach().numpy().copy(), w_h.detach().numpy().copy(), b_h.detach().numpy().copy())
+    with from_scratch("affine_backward"):
+        dx, dw, db = affine_backward(dout_h, cache_h)
     check_close("dx", dx, x_h.grad.numpy())
     check_close("dw", dw, w_h.grad.numpy())
     check_close("db", db, b_h.grad.numpy())
 ### END HIDDEN TESTS
 
 # %% markdown
+# **The affine gradients, derived.** $\partial \text{out}_{nm} / \partial W_{dm} = x_{nd}$, so
+# $dW_{dm} = \sum_n x_{nd}\, \text{dout}_{nm}$, which is $dW = x^\top \text{dout}$; in the same way
+# $dx = \text{dout}\, W^\top$, and the bias, added to every row, collects $db = \sum_n \text{dout}_{n,:}$.
+# Each has the shape of what it is the gradient of, and there is only one way to multiply the
+# available matrices to get that shape: a quick way to remember them.
+#
 # **ReLU.** $\text{out} = \max(0, x)$ entry by entry. Its local slope is 1 where $x > 0$ and 0
 # where $x < 0$, so the backward pass lets the gradient through where the input was positive and
 # blocks it elsewhere:
@@ -544,6 +596,8 @@ for N, D, M in [(1, 1, 1), (1, 4, 3), (6, 3, 3), (9, 7, 2)]:
 #
 # (At exactly $x = 0$ the slope is undefined; either choice is fine, PyTorch uses 0.) The cache of
 # `relu_forward` is the input `x`.
+#
+# ### Exercise 5: `relu_forward`, `relu_backward`
 
 # %% solution id=relu_forward
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -569,8 +623,10 @@ print("relu_forward: visible test passed")
 rng = np.random.default_rng(61)
 for shape in [(1,), (3, 4), (2, 3, 5)]:
     x_h = rng.standard_normal(shape) * 10
-    out, cache = relu_forward(x_h)
-    check_close("relu out", out, torch.relu(torch.from_numpy(x_h)).numpy())
+    expected = torch.relu(torch.from_numpy(x_h)).numpy()
+    with from_scratch("relu_forward"):
+        out, cache = relu_forward(x_h)
+    check_close("relu out", out, expected)
     check_close("relu cache", cache, x_h)
 ### END HIDDEN TESTS
 
@@ -601,7 +657,10 @@ for shape in [(1,), (5, 4), (2, 3, 4)]:
     x_h = torch.tensor(rng.standard_normal(shape) * 3 + 0.01, requires_grad=True)
     dout_h = rng.standard_normal(shape)
     torch.relu(x_h).backward(torch.from_numpy(dout_h))
-    check_close("relu dx", relu_backward(dout_h, x_h.detach().numpy().copy()), x_h.grad.numpy())
+    x_np = x_h.detach().numpy().copy()
+    with from_scratch("relu_backward"):
+        dx = relu_backward(dout_h, x_np)
+    check_close("relu dx", dx, x_h.grad.numpy())
 ### END HIDDEN TESTS
 
 # %% markdown
@@ -610,13 +669,18 @@ for shape in [(1,), (5, 4), (2, 3, 4)]:
 # log of the probability given to the correct class $y$, averaged over the batch:
 #
 # $$p_{nk} = \frac{e^{s_{nk}}}{\sum_j e^{s_{nj}}}, \qquad
-# L = -\frac{1}{N}\sum_n \ln p_{n, y_n}, \qquad
-# \frac{\partial L}{\partial s_{nk}} = \frac{1}{N}\big(p_{nk} - [k = y_n]\big).$$
+# L = -\frac{1}{N}\sum_n \ln p_{n, y_n}, \qquad s, p, \text{dlogits}: (N, C), \quad y: (N,).$$
 #
-# The gradient is the same "prediction minus target" as for logistic regression. One numerical
-# detail matters: $e^{1000}$ overflows to infinity. Subtracting each row's largest logit first
-# changes nothing mathematically (the factor $e^{-\max}$ cancels) and keeps every exponent
-# $\le 0$. Computing $\ln p$ as $s - \max - \ln \sum_j e^{s_j - \max}$ avoids $\ln 0$ as well.
+# For the gradient, write the loss of one example as $-s_{n, y_n} + \ln \sum_j e^{s_{nj}}$ and
+# differentiate with respect to one logit $s_{nk}$: the first term matters only when $k = y_n$, the
+# second for every $k$. Compare the result with logistic regression's $dz$. Do not forget the
+# $\frac{1}{N}$ of the mean.
+#
+# One numerical detail matters: $e^{1000}$ overflows to infinity. Subtracting each row's largest
+# logit first changes nothing mathematically (the factor $e^{-\max}$ cancels) and keeps every
+# exponent $\le 0$. Computing $\ln p$ as $s - \max - \ln \sum_j e^{s_j - \max}$ avoids $\ln 0$ as well.
+#
+# ### Exercise 6: `softmax_cross_entropy`
 
 # %% solution id=softmax_cross_entropy
 def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -659,10 +723,20 @@ for N, C, scale in [(1, 2, 1.0), (5, 3, 1.0), (8, 10, 5.0), (4, 6, 800.0)]:
     y_h = rng.integers(0, C, N)
     ref = F.cross_entropy(s_h, torch.from_numpy(y_h))
     ref.backward()
-    loss, dlogits = softmax_cross_entropy(s_h.detach().numpy().copy(), y_h)
+    s_np = s_h.detach().numpy().copy()
+    with from_scratch("softmax_cross_entropy"):
+        loss, dlogits = softmax_cross_entropy(s_np, y_h)
     check_close("loss", loss, ref.item())
     check_close("dlogits", dlogits, s_h.grad.numpy())
 ### END HIDDEN TESTS
+
+# %% markdown
+# **The softmax gradient, derived.** $\partial \ln \sum_j e^{s_{nj}} / \partial s_{nk} = p_{nk}$ and
+# $\partial s_{n, y_n} / \partial s_{nk} = [k = y_n]$, so
+#
+# $$\frac{\partial L}{\partial s_{nk}} = \frac{1}{N}\big(p_{nk} - [k = y_n]\big):$$
+#
+# the same "prediction minus target" as logistic regression's $dz = a - y$.
 
 # %% markdown
 # ## 6. Backpropagation through a multilayer network
@@ -687,6 +761,8 @@ for N, C, scale in [(1, 2, 1.0), (5, 3, 1.0), (8, 10, 5.0), (4, 6, 800.0)]:
 #  X ─[affine W1,b1]─ z1 ─[ReLU]─ h ─[affine W2,b2]─ s ─[softmax CE]─ loss
 #  dX ←──────────── δ1 ←──────── dh ←────────────── δ2 ←──────────── 1
 # ```
+#
+# ### Exercise 7: `two_layer_net_loss`
 
 # %% solution id=two_layer_net_loss
 def two_layer_net_loss(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
@@ -741,7 +817,9 @@ for N, D, H, C in [(1, 3, 4, 2), (10, 5, 7, 4), (32, 8, 16, 10)]:
     tp = {k: torch.tensor(v, requires_grad=True) for k, v in p_h.items()}
     ref = F.cross_entropy(torch.relu(torch.from_numpy(X_h) @ tp["W1"] + tp["b1"]) @ tp["W2"] + tp["b2"], torch.from_numpy(y_h))
     ref.backward()
-    loss, grads = two_layer_net_loss({k: v.copy() for k, v in p_h.items()}, X_h, y_h)
+    p_np = {k: v.copy() for k, v in p_h.items()}
+    with from_scratch("two_layer_net_loss"):
+        loss, grads = two_layer_net_loss(p_np, X_h, y_h)
     check_close("loss", loss, ref.item())
     for k in p_h:
         check_close(f"grads[{k!r}]", grads[k], tp[k].grad.numpy())
@@ -749,22 +827,22 @@ for N, D, H, C in [(1, 3, 4, 2), (10, 5, 7, 4), (32, 8, 16, 10)]:
 
 # %% markdown
 # With the gradients right, plain gradient descent trains this network on the digits. Every step
-# uses all 1,347 training images.
+# uses all 1,078 training images; the accuracy in the title is measured on the validation images.
 
 # %% code tags=demo
 rng_demo = np.random.default_rng(0)
 net = {"W1": rng_demo.standard_normal((64, 64)) * np.sqrt(2 / 64), "b1": np.zeros(64),
        "W2": rng_demo.standard_normal((64, 10)) * np.sqrt(2 / 64), "b2": np.zeros(10)}
 losses = []
-for step in tqdm(range(300), desc="gradient descent"):
+for step in tqdm(range(150), desc="gradient descent"):
     loss, grads = two_layer_net_loss(net, digits.X_train, digits.y_train)
     for k in net:
         net[k] -= 0.5 * grads[k]
     losses.append(loss)
-scores = np.maximum(0, digits.X_test @ net["W1"] + net["b1"]) @ net["W2"] + net["b2"]
-acc = np.mean(scores.argmax(axis=1) == digits.y_test)
-plot_curves({"training loss": losses}, xlabel="step", ylabel="cross-entropy",
-            title=f"Two-layer NumPy network: test accuracy {acc:.1%}", logy=True)
+scores = np.maximum(0, digits.X_val @ net["W1"] + net["b1"]) @ net["W2"] + net["b2"]
+acc = np.mean(scores.argmax(axis=1) == digits.y_val)
+plot_curves({"training loss": losses}, xlabel="step", ylabel="cross-entropy (training set)",
+            title=f"Two-layer NumPy network: validation accuracy {acc:.1%}", logy=True)
 plt.show()
 
 # %% markdown
@@ -785,6 +863,8 @@ plt.show()
 # One pass over the training set is an **epoch**. Each epoch visits every example exactly once,
 # in a fresh random order, so that the batches are not the same every time (and not sorted by
 # class, as data files often are). When $B$ does not divide $m$, the last batch is smaller.
+#
+# ### Exercise 8: `minibatches`
 
 # %% solution id=minibatches
 def minibatches(X: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -821,7 +901,8 @@ print("minibatches: visible test passed")
 for N, B, seed in [(1, 1, 1), (7, 7, 2), (7, 10, 3), (100, 32, 4), (64, 8, 5), (257, 16, 6)]:
     X_h = np.arange(N * 3, dtype=np.float64).reshape(N, 3)
     y_h = np.arange(N)
-    batches = list(minibatches(X_h, y_h, B, np.random.default_rng(seed)))
+    with from_scratch("minibatches"):
+        batches = list(minibatches(X_h, y_h, B, np.random.default_rng(seed)))
     sizes = [len(yb) for _, yb in batches]
     expected = [B] * (N // B) + ([N % B] if N % B else [])
     check_equal("batch sizes", sizes, expected)
@@ -940,21 +1021,34 @@ def torch_optimizer_trace(make_optimizer, w0: np.ndarray, grads: list[np.ndarray
 
 def check_optimizer(name: str, step_fn, make_optimizer, w0: np.ndarray, grads: list[np.ndarray],
                     lrs: list[float], hint: str | None = None, **hyper) -> None:
-    """Apply step_fn on the same gradients and learning rates as torch_optimizer_trace; compare every step."""
+    """Apply step_fn on the same gradients and learning rates as torch_optimizer_trace; compare every step.
+
+    The student's steps run from scratch (NumPy only), and every gradient array handed to step_fn
+    must still hold its values after all the steps: a state that keeps a reference to an earlier
+    dw and updates it in place would change the caller's gradient.
+    """
     expected = torch_optimizer_trace(make_optimizer, w0, grads, lrs)
     w, state = w0.copy(), {}
+    passed = []
     for k, (g, lr) in enumerate(zip(grads, lrs)):
         g_copy = g.copy()
-        w = step_fn(w, g_copy, state, lr=lr, **hyper)
+        passed.append(g_copy)
+        with from_scratch(name):
+            w = step_fn(w, g_copy, state, lr=lr, **hyper)
         check_true(w is not None, f"{name}: step {k + 1} returned None", hint="return the updated parameters")
         check_close(f"{name}: w after step {k + 1} (lr {lr:g})", w, expected[k], hint=hint)
-        check_equal(f"{name}: dw after step {k + 1}", g_copy, g, hint="do not modify dw in place")
+        for j, (g_passed, g_orig) in enumerate(zip(passed, grads)):
+            check_equal(f"{name}: the dw of step {j + 1}, after step {k + 1}", g_passed, g_orig,
+                        hint="do not modify dw in place, now or later: keep copies (not references) of dw in state")
 
 
 rng_opt = np.random.default_rng(7)
 w0_t = np.array([1.0, -2.0, 0.5])
 grads_t = [rng_opt.standard_normal(3) for _ in range(4)]
 lrs_t = [0.1, 0.1, 0.05, 0.02]
+
+# %% markdown
+# ### Exercise 9: `sgd_step`
 
 # %% solution id=sgd_step
 def sgd_step(w: np.ndarray, dw: np.ndarray, state: dict, lr: float = 0.01) -> np.ndarray:
@@ -1003,6 +1097,8 @@ for shape in [(1,), (4, 3)]:
 # A third form, $v \leftarrow \mu v - \alpha g$, $w \leftarrow w + v$, bakes the learning rate into
 # the velocity, and so behaves differently as soon as the learning rate changes during training.
 # Implement PyTorch's form.
+#
+# ### Exercise 10: `momentum_step`
 
 # %% solution id=momentum_step
 def momentum_step(w: np.ndarray, dw: np.ndarray, state: dict, lr: float = 0.01, mu: float = 0.9) -> np.ndarray:
@@ -1050,6 +1146,8 @@ for shape, mu in [((1,), 0.5), ((3, 4), 0.9), ((6,), 0.99)]:
 # current gradient:
 #
 # $$v \leftarrow \mu v + g, \qquad w \leftarrow w - \alpha\,(g + \mu v).$$
+#
+# ### Exercise 11: `nesterov_step`
 
 # %% solution id=nesterov_step
 def nesterov_step(w: np.ndarray, dw: np.ndarray, state: dict, lr: float = 0.01, mu: float = 0.9) -> np.ndarray:
@@ -1098,6 +1196,8 @@ for shape, mu in [((1,), 0.5), ((3, 4), 0.9), ((6,), 0.99)]:
 #
 # Because $G$ only grows, the effective learning rate decays forever, which eventually stalls
 # training of deep networks.
+#
+# ### Exercise 12: `adagrad_step`
 
 # %% solution id=adagrad_step
 def adagrad_step(w: np.ndarray, dw: np.ndarray, state: dict, lr: float = 0.01, eps: float = 1e-10) -> np.ndarray:
@@ -1144,6 +1244,8 @@ for shape, eps in [((1,), 1e-10), ((3, 4), 1e-10), ((5,), 0.1)]:
 #
 # PyTorch calls the decay `alpha` (default 0.99) and the learning rate `lr`; note that $\epsilon$
 # sits outside the square root.
+#
+# ### Exercise 13: `rmsprop_step`
 
 # %% solution id=rmsprop_step
 def rmsprop_step(w: np.ndarray, dw: np.ndarray, state: dict, lr: float = 0.01, alpha: float = 0.99,
@@ -1200,6 +1302,8 @@ for shape, alpha, eps in [((1,), 0.99, 1e-8), ((3, 4), 0.9, 1e-8), ((5,), 0.5, 0
 #
 # The step is roughly $\alpha$ times the sign of a consistent gradient, whatever the gradient's
 # scale, which makes Adam's default $\alpha = 10^{-3}$ work across many problems.
+#
+# ### Exercise 14: `adam_step`
 
 # %% solution id=adam_step
 def adam_step(w: np.ndarray, dw: np.ndarray, state: dict, lr: float = 1e-3, beta1: float = 0.9,
@@ -1265,6 +1369,8 @@ for shape, b1, b2, eps in [((1,), 0.9, 0.999, 1e-8), ((3, 4), 0.8, 0.99, 1e-8), 
 # $$w \leftarrow w - \alpha\lambda\, w - \alpha\,\frac{\hat m}{\sqrt{\hat v} + \epsilon}.$$
 #
 # It is the default optimiser for transformers.
+#
+# ### Exercise 15: `adamw_step`
 
 # %% solution id=adamw_step
 def adamw_step(w: np.ndarray, dw: np.ndarray, state: dict, lr: float = 1e-3, beta1: float = 0.9,
@@ -1398,6 +1504,10 @@ slider_plot(draw_race,
             log10_lr=float_slider("log10 learning rate", -2.0, -4.0, 0.5, 0.1),
             momentum=float_slider("momentum / beta1", 0.9, 0.0, 0.99, 0.01))
 
+# %% code tags=demo
+# The race's default view as a plain figure (it stays where the widget cannot run).
+draw_once(draw_race, surface="ill-conditioned bowl", log10_lr=-2.0, momentum=0.9)
+
 # %% markdown
 # ## 9. Training in PyTorch
 #
@@ -1443,6 +1553,8 @@ print("graph of the last loss:", type(loss_demo.grad_fn).__name__, "<-", type(lo
 # Call `model.train()` before the loop. `loss_fn` returns the *mean* loss of a batch; to report
 # the mean over all the samples of the epoch, weight each batch's loss by its size (the last batch
 # may be smaller) and use `loss.item()` to get a plain number that no longer holds on to the graph.
+#
+# ### Exercise 16: `train_one_epoch`
 
 # %% solution id=train_one_epoch
 def train_one_epoch(model: nn.Module, loader, optimizer: torch.optim.Optimizer, loss_fn, device) -> float:
@@ -1481,8 +1593,13 @@ class GradRecordingSGD(torch.optim.SGD):
         self.seen = []
 
     def step(self, closure=None):
+        loss = None
+        if closure is not None:  # optimizer.step(closure) computes the gradients inside the closure
+            with torch.enable_grad():
+                loss = closure()
         self.seen.append([p.grad.detach().clone() for g in self.param_groups for p in g["params"]])
-        return super().step(closure)
+        super().step()
+        return loss
 
 
 torch.manual_seed(0)
@@ -1553,12 +1670,81 @@ for seed, n, bs, make_opt in [(1, 50, 16, lambda p: torch.optim.SGD(p, lr=0.3)),
         model_h.eval()
     check_true(len(probe.log) > 0 and all(training for training, _ in probe.log),
                "the model ran in eval mode during training: call model.train()")
+from torch._C import DisableTorchFunctionSubclass
+
+
+class DeviceSpy(torch.Tensor):
+    """A CPU tensor that records where it is moved; .to(...) returns a plain tensor.
+
+    A model or loss that receives a DeviceSpy got a batch that was never moved to the device:
+    this is how a test on a CPU-only machine sees whether batches go to `device`.
+    """
+
+    moves = []
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        with DisableTorchFunctionSubclass():
+            out = func(*args, **kwargs)
+            if func is torch.Tensor.to:
+                cls.moves.append(args[1] if len(args) > 1 else kwargs.get("device"))
+                if isinstance(out, DeviceSpy):
+                    out = out.as_subclass(torch.Tensor)
+        return out
+
+
+def plain(t):
+    return t.as_subclass(torch.Tensor) if isinstance(t, DeviceSpy) else t
+
+
+class SpyModel(nn.Module):
+    """A linear model that counts the batches it received without their having been moved."""
+
+    def __init__(self, d_in, c):
+        super().__init__()
+        self.lin = nn.Linear(d_in, c).double()
+        self.unmoved = 0
+
+    def forward(self, x):
+        self.unmoved += isinstance(x, DeviceSpy)
+        return self.lin(plain(x))
+
+
+def check_batches_moved(fn_name, run, n_batches):
+    """run(model, loader, loss_fn, device) calls the student's function; every batch must go through .to(device)."""
+    DeviceSpy.moves.clear()
+    unmoved_labels = []
+
+    def spy_loss(logits, yb):
+        unmoved_labels.append(isinstance(yb, DeviceSpy))
+        return F.cross_entropy(logits, plain(yb))
+
+    torch.manual_seed(0)
+    X_s = torch.randn(10, 4, dtype=torch.float64)
+    y_s = torch.randint(0, 3, (10,))
+    loader_s = [(X_s[i:i + 4].as_subclass(DeviceSpy), y_s[i:i + 4].as_subclass(DeviceSpy)) for i in range(0, 10, 4)]
+    model_s = SpyModel(4, 3)
+    run(model_s, loader_s, spy_loss, torch.device("cpu"))
+    check_equal(f"{fn_name}: batches of inputs the model received without .to(device)", model_s.unmoved, 0,
+                hint="move each batch to the device first: xb, yb = xb.to(device), yb.to(device)")
+    check_equal(f"{fn_name}: batches of labels the loss received without .to(device)", sum(unmoved_labels), 0,
+                hint="move the labels too: yb.to(device)")
+    check_true(len(DeviceSpy.moves) >= 2 * n_batches and all(torch.device(d) == torch.device("cpu") for d in DeviceSpy.moves),
+               f"{fn_name}: the batches were moved to {DeviceSpy.moves}, expected the device argument",
+               hint="use the device argument: xb.to(device)")
+
+check_batches_moved("train_one_epoch",
+                    lambda m, loader, loss_fn, dev: train_one_epoch(m, loader, torch.optim.SGD(m.parameters(), lr=0.1), loss_fn, dev), 3)
 ### END HIDDEN TESTS
 
 # %% markdown
 # Evaluation is the same loop without the update, in eval mode and without building a graph:
 # `model.eval()` and `with torch.no_grad():`. Besides the mean loss, report the **accuracy**, the
-# fraction of samples whose largest logit is at the correct class.
+# fraction of samples whose largest logit is at the correct class. Leave the model in eval mode:
+# the next `train_one_epoch` switches it back.
+#
+# ### Exercise 17: `evaluate`
 
 # %% solution id=evaluate
 def evaluate(model: nn.Module, loader, loss_fn, device) -> tuple[float, float]:
@@ -1571,7 +1757,9 @@ def evaluate(model: nn.Module, loader, loss_fn, device) -> tuple[float, float]:
         device: where to move each batch.
     Returns:
         (mean_loss, accuracy): the average loss per sample and the fraction of samples whose
-            argmax logit equals the label, both Python floats. The model is left in eval mode.
+            argmax logit equals the label, both Python floats.
+    The model is left in eval mode (model.training is False afterwards; train_one_epoch switches it
+    back with model.train()), and its parameters and buffers are unchanged.
     """
     ### BEGIN SOLUTION
     model.eval()
@@ -1640,6 +1828,76 @@ for seed, n, bs, C in [(4, 1, 1, 2), (5, 45, 10, 4), (6, 64, 64, 10)]:
     check_close("mean loss", loss_h, F.cross_entropy(logits_h, y_h).item(), rtol=1e-9, atol=1e-12)
     check_close("accuracy", acc_h, (logits_h.argmax(1) == y_h).double().mean().item())
     check_true(isinstance(loss_h, float) and isinstance(acc_h, float), "evaluate should return Python floats")
+model_h.train()
+evaluate(model_h, loader_h, nn.CrossEntropyLoss(), "cpu")
+check_true(not model_h.training and not any(m.training for m in model_h.modules()),
+           "after evaluate the model should be left in eval mode, as the docstring says",
+           hint="call model.eval() at the start and do not switch back to train mode")
+from torch._C import DisableTorchFunctionSubclass
+
+
+class DeviceSpy(torch.Tensor):
+    """A CPU tensor that records where it is moved; .to(...) returns a plain tensor.
+
+    A model or loss that receives a DeviceSpy got a batch that was never moved to the device:
+    this is how a test on a CPU-only machine sees whether batches go to `device`.
+    """
+
+    moves = []
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        with DisableTorchFunctionSubclass():
+            out = func(*args, **kwargs)
+            if func is torch.Tensor.to:
+                cls.moves.append(args[1] if len(args) > 1 else kwargs.get("device"))
+                if isinstance(out, DeviceSpy):
+                    out = out.as_subclass(torch.Tensor)
+        return out
+
+
+def plain(t):
+    return t.as_subclass(torch.Tensor) if isinstance(t, DeviceSpy) else t
+
+
+class SpyModel(nn.Module):
+    """A linear model that counts the batches it received without their having been moved."""
+
+    def __init__(self, d_in, c):
+        super().__init__()
+        self.lin = nn.Linear(d_in, c).double()
+        self.unmoved = 0
+
+    def forward(self, x):
+        self.unmoved += isinstance(x, DeviceSpy)
+        return self.lin(plain(x))
+
+
+def check_batches_moved(fn_name, run, n_batches):
+    """run(model, loader, loss_fn, device) calls the student's function; every batch must go through .to(device)."""
+    DeviceSpy.moves.clear()
+    unmoved_labels = []
+
+    def spy_loss(logits, yb):
+        unmoved_labels.append(isinstance(yb, DeviceSpy))
+        return F.cross_entropy(logits, plain(yb))
+
+    torch.manual_seed(0)
+    X_s = torch.randn(10, 4, dtype=torch.float64)
+    y_s = torch.randint(0, 3, (10,))
+    loader_s = [(X_s[i:i + 4].as_subclass(DeviceSpy), y_s[i:i + 4].as_subclass(DeviceSpy)) for i in range(0, 10, 4)]
+    model_s = SpyModel(4, 3)
+    run(model_s, loader_s, spy_loss, torch.device("cpu"))
+    check_equal(f"{fn_name}: batches of inputs the model received without .to(device)", model_s.unmoved, 0,
+                hint="move each batch to the device first: xb, yb = xb.to(device), yb.to(device)")
+    check_equal(f"{fn_name}: batches of labels the loss received without .to(device)", sum(unmoved_labels), 0,
+                hint="move the labels too: yb.to(device)")
+    check_true(len(DeviceSpy.moves) >= 2 * n_batches and all(torch.device(d) == torch.device("cpu") for d in DeviceSpy.moves),
+               f"{fn_name}: the batches were moved to {DeviceSpy.moves}, expected the device argument",
+               hint="use the device argument: xb.to(device)")
+
+check_batches_moved("evaluate", lambda m, loader, loss_fn, dev: evaluate(m, loader, loss_fn, dev), 3)
 ### END HIDDEN TESTS
 
 # %% markdown
@@ -1730,15 +1988,15 @@ for _ in range(10):
         opt_drop.zero_grad()
         F.cross_entropy(drop_model(xb), yb).backward()
         opt_drop.step()
-X_test_t = torch.tensor(digits.X_test, dtype=torch.float32)
-y_test_t = torch.tensor(digits.y_test)
+X_val_t = torch.tensor(digits.X_val, dtype=torch.float32)
+y_val_t = torch.tensor(digits.y_val)
 with torch.no_grad():
     drop_model.train()
-    train_mode = [(drop_model(X_test_t).argmax(1) == y_test_t).float().mean().item() for _ in range(3)]
+    train_mode = [(drop_model(X_val_t).argmax(1) == y_val_t).float().mean().item() for _ in range(3)]
     drop_model.eval()
-    eval_mode = [(drop_model(X_test_t).argmax(1) == y_test_t).float().mean().item() for _ in range(3)]
-print("test accuracy measured 3 times in train mode:", [round(a, 4) for a in train_mode])
-print("test accuracy measured 3 times in eval mode: ", [round(a, 4) for a in eval_mode])
+    eval_mode = [(drop_model(X_val_t).argmax(1) == y_val_t).float().mean().item() for _ in range(3)]
+print("validation accuracy measured 3 times in train mode:", [round(a, 4) for a in train_mode])
+print("validation accuracy measured 3 times in eval mode: ", [round(a, 4) for a in eval_mode])
 
 # %% markdown
 # ## 10. Batch normalisation and layer normalisation
@@ -1776,16 +2034,11 @@ print("test accuracy measured 3 times in eval mode: ", [round(a, 4) for a in eva
 # disputed: later work (Santurkar et al., 2018) attributes the benefit mainly to a smoother loss
 # surface.
 #
-# The backward pass must remember that $\mu$ and $\sigma$ depend on every example in the batch.
-# With $d\hat x = \text{dout} \odot \gamma$, the result simplifies to
+# In training mode the cache is exactly the tuple `(x_hat, gamma, std)`: `x_hat` of shape
+# $(N, D)$, `gamma` $(D,)$ and `std` $= \sqrt{\sigma^2 + \epsilon}$ of shape $(D,)$. The tests check
+# it, and the backward test builds its own from these three, so the two halves are graded apart.
 #
-# $$d\beta = \sum_n \text{dout}_n, \qquad d\gamma = \sum_n \text{dout}_n \odot \hat x_n, \qquad
-# dx = \frac{1}{N \sqrt{\sigma^2 + \epsilon}}\Big(N\, d\hat x - \sum_n d\hat x_n - \hat x \odot \sum_n d\hat x_n \odot \hat x_n\Big).$$
-#
-# (Deriving it by stages through the graph $x \to \mu \to \sigma^2 \to \hat x \to y$ is a fine
-# exercise; either route passes the test.) In training mode the cache is exactly the tuple
-# `(x_hat, gamma, std)` with `std` $= \sqrt{\sigma^2 + \epsilon}$ of shape $(D,)$, so that the
-# backward test can build its own.
+# ### Exercise 18: `batchnorm_forward`
 
 # %% solution id=batchnorm_forward
 def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, state: dict, train: bool,
@@ -1860,13 +2113,24 @@ for N, D, mom, eps in [(2, 1, 0.1, 1e-5), (16, 7, 0.1, 1e-5), (9, 4, 0.3, 1e-3)]
     st = {"running_mean": np.zeros(D), "running_var": np.ones(D)}
     for step in range(4):
         x_h = rng.standard_normal((N, D)) * rng.uniform(0.5, 5) + rng.uniform(-3, 3)
-        out, cache = batchnorm_forward(x_h, g_h, b_h, st, True, momentum=mom, eps=eps)
+        std_ref = np.sqrt(x_h.var(axis=0) + eps)
+        x_hat_ref = (x_h - x_h.mean(axis=0)) / std_ref
+        with from_scratch("batchnorm_forward"):
+            out, cache = batchnorm_forward(x_h, g_h, b_h, st, True, momentum=mom, eps=eps)
         bn_h.train()
         check_close("train out", out, bn_h(torch.from_numpy(x_h)).detach())
+        check_true(isinstance(cache, tuple) and len(cache) == 3,
+                   f"the training-mode cache should be the tuple (x_hat, gamma, std), got {type(cache).__name__}"
+                   + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else ""))
+        check_close("cache x_hat", cache[0], x_hat_ref, rtol=1e-7, atol=1e-9)
+        check_close("cache gamma", cache[1], g_h)
+        check_close("cache std = sqrt(batch var + eps)", cache[2], std_ref,
+                    hint="std is the square root of the biased batch variance plus eps, shape (D,)")
         check_close("running_mean", st["running_mean"], bn_h.running_mean)
         check_close("running_var", st["running_var"], bn_h.running_var)
         x_e = rng.standard_normal((3, D)) * 2
-        out, _ = batchnorm_forward(x_e, g_h, b_h, st, False, momentum=mom, eps=eps)
+        with from_scratch("batchnorm_forward"):
+            out, _ = batchnorm_forward(x_e, g_h, b_h, st, False, momentum=mom, eps=eps)
         bn_h.eval()
         check_close("eval out", out, bn_h(torch.from_numpy(x_e)).detach())
         check_close("running_mean unchanged by eval", st["running_mean"], bn_h.running_mean)
@@ -1874,6 +2138,24 @@ for N, D, mom, eps in [(2, 1, 0.1, 1e-5), (16, 7, 0.1, 1e-5), (9, 4, 0.3, 1e-3)]
     out, _ = batchnorm_forward(x_one, g_h, b_h, st, False, momentum=mom, eps=eps)
     check_close("eval out for a batch of one", out, bn_h(torch.from_numpy(x_one)).detach())
 ### END HIDDEN TESTS
+
+# %% markdown
+# **The backward pass.** Now derive $dx$, $d\gamma$ and $d\beta$ from `dout` $= \partial L / \partial y$,
+# shape $(N, D)$. Each feature $j$ is separate, so think of one column. The graph is
+#
+# ```
+#  x ──┬──────────────────────────┐
+#      ├─[ μ = mean(x) ]──────────┤
+#      └─[ σ² = mean((x − μ)²) ]──┴─[ x̂ = (x − μ) / sqrt(σ² + ε) ]─[ y = γ x̂ + β ]─ L
+# ```
+#
+# $d\beta$ and $d\gamma$ come straight from the last node. For $dx$, remember that $\mu$ and
+# $\sigma^2$ depend on *every* example of the batch, so each $x_n$ reaches $L$ along three paths:
+# directly through $\hat x_n$, through $\mu$, and through $\sigma^2$. Go backwards one node at a
+# time (first $d\hat x$, then $d\sigma^2$, then $d\mu$, then $dx$) and sum the three paths; if you
+# like, simplify the result using only $\hat x$, $\gamma$ and `std`, which is all the cache holds.
+#
+# ### Exercise 19: `batchnorm_backward`
 
 # %% solution id=batchnorm_backward
 def batchnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1928,11 +2210,24 @@ for N, D in [(2, 1), (10, 5), (32, 8)]:
     dout_h = rng.standard_normal((N, D))
     out_ref, (xt, gt, bt), cache_h = bn_reference(x_h, g_h, b_h)
     out_ref.backward(torch.from_numpy(dout_h))
-    dx, dgamma, dbeta = batchnorm_backward(dout_h, cache_h)
+    with from_scratch("batchnorm_backward"):
+        dx, dgamma, dbeta = batchnorm_backward(dout_h, cache_h)
     check_close("dx", dx, xt.grad, rtol=1e-6, atol=1e-9)
     check_close("dgamma", dgamma, gt.grad)
     check_close("dbeta", dbeta, bt.grad)
 ### END HIDDEN TESTS
+
+# %% markdown
+# **The batch-norm gradients, derived.** With $d\hat x = \text{dout} \odot \gamma$, the three paths
+# add up and simplify to
+#
+# $$d\beta = \sum_n \text{dout}_n, \qquad d\gamma = \sum_n \text{dout}_n \odot \hat x_n, \qquad
+# dx = \frac{1}{N \sqrt{\sigma^2 + \epsilon}}\Big(N\, d\hat x - \sum_n d\hat x_n - \hat x \odot \sum_n d\hat x_n \odot \hat x_n\Big).$$
+#
+# The second term is the path through $\mu$ (shifting every input moves the mean with it), the
+# third the path through $\sigma^2$. If the gradient were passed straight through $\hat x$ only,
+# $dx = d\hat x / \sqrt{\sigma^2 + \epsilon}$, the network would not know that the batch statistics
+# move when $x$ does.
 
 # %% markdown
 # **Layer normalisation** (Ba, Kiros and Hinton, 2016) normalises each *example* over its own
@@ -1966,6 +2261,8 @@ _ = compare("eval mode", ln(x_ln), manual)
 # \text{out} = x \odot \text{mask} \quad \text{(training)}, \qquad \text{out} = x \quad \text{(inference)}.$$
 #
 # Here $p$ is the probability of *dropping* a unit, as in `nn.Dropout(p)`.
+#
+# ### Exercise 20: `dropout_forward`
 
 # %% solution id=dropout_forward
 def dropout_forward(x: np.ndarray, p: float, train: bool, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
@@ -1978,7 +2275,8 @@ def dropout_forward(x: np.ndarray, p: float, train: bool, rng: np.random.Generat
         rng: NumPy random Generator to draw the mask from (e.g. rng.random(x.shape)).
     Returns:
         out: shape of x; in training, each entry is 0 with probability p and x / (1 - p) otherwise.
-        mask: the array with out = x * mask in training (entries 0 or 1 / (1 - p)); None at inference.
+        mask: float array with the shape of x and out = x * mask in training, every entry 0.0 or
+            1 / (1 - p) (not a boolean array); None at inference.
     """
     ### BEGIN SOLUTION
     if not train:
@@ -2006,9 +2304,18 @@ print(f"dropout_forward: visible test passed; dropped fraction {dropped:.4f}")
 rng = np.random.default_rng(111)
 for p in [0.0, 0.1, 0.5, 0.8]:
     x_h = rng.standard_normal((400, 300))
-    out, mask = dropout_forward(x_h.copy(), p, True, np.random.default_rng(5))
+    with from_scratch("dropout_forward"):
+        out, mask = dropout_forward(x_h.copy(), p, True, np.random.default_rng(5))
     kept = out != 0
     check_close("kept entries", out[kept], x_h[kept] / (1 - p))
+    check_true(isinstance(mask, np.ndarray) and mask.shape == x_h.shape and np.issubdtype(mask.dtype, np.floating),
+               f"p={p}: the mask should be a float array of shape {x_h.shape}, got "
+               f"{type(mask).__name__} {getattr(mask, 'dtype', '')} {getattr(mask, 'shape', '')}",
+               hint="the mask holds 0.0 or 1 / (1 - p), so that out = x * mask")
+    check_true(bool(np.all(np.isclose(mask, 0.0, rtol=0, atol=0) | np.isclose(mask, 1 / (1 - p), rtol=1e-12, atol=0))),
+               f"p={p}: mask values {np.unique(mask)[:4]}, expected only 0 and 1/(1-p) = {1 / (1 - p):.6g}",
+               hint="inverted dropout's mask is 0 for a dropped entry and 1 / (1 - p) for a kept one")
+    check_close("out = x * mask", out, x_h * mask)
     check_true(abs(np.mean(~kept) - p) < 0.01, f"p={p}: fraction dropped {np.mean(~kept):.4f}")
     out2, _ = dropout_forward(x_h.copy(), p, True, np.random.default_rng(5))
     check_close("same rng seed gives the same mask", out2, out)
@@ -2034,7 +2341,11 @@ check_true(out_1[0, 0] in (0.0, 6.0), f"single entry: got {out_1[0, 0]}, expecte
 #
 # Example with `patience=2`: validation losses 1.0, 0.8, 0.9, 0.85 give `step()` results
 # False, False, False, True. (0.9 is the first epoch without improvement over 0.8, 0.85 the
-# second, so the fourth call says stop.)
+# second, so the fourth call says stop.) With `min_delta` $> 0$ a loss that is lower than `best`,
+# but not by more than `min_delta`, does not count: it is a bad epoch, and `best` stays the loss of
+# the last improvement, so that many tiny gains in a row cannot postpone stopping for ever.
+#
+# ### Exercise 21: `EarlyStopping`
 
 # %% solution id=EarlyStopping
 class EarlyStopping:
@@ -2047,8 +2358,10 @@ class EarlyStopping:
             if stopper.step(val_loss):
                 break
     Attributes:
-        best: the lowest validation loss seen so far (float("inf") before the first step).
-        bad_epochs: how many steps in a row have not improved on best.
+        best: the validation loss of the last improvement (float("inf") before the first step);
+            with min_delta = 0 that is the lowest loss seen so far.
+        bad_epochs: an int, how many steps in a row have not improved on best (0 before the first
+            step and after every improvement).
     """
 
     def __init__(self, patience: int, min_delta: float = 0.0):
@@ -2082,44 +2395,63 @@ check_close("best", stopper.best, 0.8)
 print("EarlyStopping: visible test passed")
 ### BEGIN HIDDEN TESTS
 def reference_stops(losses, patience, min_delta):
-    best, bad, out = float("inf"), 0, []
+    best, bad, out, bads = float("inf"), 0, [], []
     for v in losses:
         if v < best - min_delta:
             best, bad = v, 0
         else:
             bad += 1
         out.append(bad >= patience)
-    return out, best
+        bads.append(bad)
+    return out, best, bads
 
 
+# Every loss and min_delta below is a multiple of 1/64, so best - min_delta is exact in binary and
+# `loss < best - min_delta` and `best - loss > min_delta` agree, on the boundary too.
 rng = np.random.default_rng(121)
-cases = [([0.5, 0.5, 0.5], 1, 0.0), ([3.0, 2.0, 1.0, 0.5], 1, 0.0), ([1.0, 0.95, 0.91, 0.9], 2, 0.05),
-         ([1.0, 1.2, 0.9, 1.1, 1.0, 0.95, 0.97], 3, 0.0)]
+cases = [([0.5, 0.5, 0.5], 1, 0.0), ([3.0, 2.0, 1.0, 0.5], 1, 0.0), ([1.0, 0.75, 0.625, 0.5], 2, 0.25),
+         ([1.0, 0.75, 0.75, 0.5], 2, 0.25), ([2.0, 1.5, 1.25, 1.0, 0.875], 3, 0.5),
+         ([1.0, 1.25, 0.875, 1.125, 1.0, 0.9375, 0.96875], 3, 0.0)]
 for _ in range(6):
     n = int(rng.integers(3, 15))
-    cases.append((list(np.round(1 + np.cumsum(rng.normal(0, 0.1, n)), 3)), int(rng.integers(1, 5)), float(rng.choice([0.0, 0.02]))))
+    walk = np.round((1 + np.cumsum(rng.normal(0, 0.1, n))) * 64) / 64
+    cases.append(([float(v) for v in walk], int(rng.integers(1, 5)), float(rng.choice([0.0, 0.03125]))))
 for losses, patience, min_delta in cases:
-    exp_stops, exp_best = reference_stops(losses, patience, min_delta)
+    exp_stops, _, exp_bads = reference_stops(losses, patience, min_delta)
     st = EarlyStopping(patience, min_delta=min_delta)
+    check_true(hasattr(st, "bad_epochs"), "EarlyStopping needs a bad_epochs attribute (see the docstring)",
+               hint="set self.bad_epochs = 0 in __init__")
+    check_equal("bad_epochs before the first step", st.bad_epochs, 0)
     # compare up to and including the first stop: what happens after that is not specified
     upto = exp_stops.index(True) + 1 if True in exp_stops else len(losses)
-    got = [st.step(v) for v in losses[:upto]]
-    check_equal(f"step() results for {losses[:upto]} (patience {patience}, min_delta {min_delta})", got, exp_stops[:upto])
-    check_close("best", st.best, reference_stops(losses[:upto], patience, min_delta)[1])
+    got, bads = [], []
+    for v in losses[:upto]:
+        got.append(st.step(v))
+        bads.append(st.bad_epochs)
+    label = f"{losses[:upto]} (patience {patience}, min_delta {min_delta})"
+    check_equal(f"step() results for {label}", got, exp_stops[:upto])
+    check_equal(f"bad_epochs after each step for {label}", bads, exp_bads[:upto])
+    check_true(all(isinstance(b, (int, np.integer)) and not isinstance(b, bool) for b in bads),
+               f"bad_epochs should be an int (a count), got {[type(b).__name__ for b in bads][:3]}")
+    check_close(f"best after {label}", st.best, reference_stops(losses[:upto], patience, min_delta)[1],
+                hint="best is the loss of the last improvement: a loss that is lower but not by more than "
+                     "min_delta does not replace it")
 ### END HIDDEN TESTS
 
 # %% markdown
 # Here early stopping watches a network that is bound to overfit: a wide network, no
-# regularisation, and only 150 training images. The validation loss bottoms out early and climbs
-# while the training loss keeps falling; the dashed line marks where `EarlyStopping(patience=10)`
-# stops, and the best model is the one from ten epochs before.
+# regularisation, and only 150 training images. The validation loss (on the 269 validation
+# images) bottoms out early and climbs while the training loss keeps falling; the dashed line marks
+# where `EarlyStopping(patience=10)` stops. Stopping is only half of it: the weights at the stop are
+# ten epochs past their best, so we keep a copy of the weights at every improvement and **restore**
+# that copy at the end.
 
 # %% code tags=demo
 torch.manual_seed(0)
 X_few = torch.tensor(digits.X_train[:150], dtype=torch.float32)
 y_few = torch.tensor(digits.y_train[:150])
-X_val = torch.tensor(digits.X_train[1000:], dtype=torch.float32)
-y_val = torch.tensor(digits.y_train[1000:])
+X_val = torch.tensor(digits.X_val, dtype=torch.float32)
+y_val = torch.tensor(digits.y_val)
 over_model = nn.Sequential(nn.Linear(64, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
 opt_over = torch.optim.Adam(over_model.parameters(), lr=1e-3)
 stopper = EarlyStopping(patience=10)
@@ -2135,17 +2467,24 @@ for epoch in range(150):
         val_loss = F.cross_entropy(over_model(X_val), y_val).item()
     history["training loss"].append(loss.item())
     history["validation loss"].append(val_loss)
-    if val_loss <= stopper.best:
-        best_state = copy.deepcopy(over_model.state_dict())
-    if stop_epoch is None and stopper.step(val_loss):
-        stop_epoch = epoch + 1
+    if stop_epoch is None:  # keep training after the stop only to show the curves going on
+        if stopper.step(val_loss):
+            stop_epoch = epoch + 1
+        elif stopper.bad_epochs == 0:  # an improvement: keep a copy of these weights
+            best_state, best_epoch = copy.deepcopy(over_model.state_dict()), epoch + 1
 ax = plot_curves(history, xlabel="epoch (one full-batch step each)", ylabel="cross-entropy", logy=True,
-                 title="Overfitting, and where early stopping steps in")
+                 title="Overfitting, and where early stopping steps in (training set and validation set)")
 if stop_epoch:
     ax.axvline(stop_epoch, ls="--", color=OKABE_ITO[3], label=f"stop (epoch {stop_epoch})")
+    ax.axvline(best_epoch, ls=":", color=OKABE_ITO[2], label=f"best, restored (epoch {best_epoch})")
     ax.legend()
 plt.show()
-print(f"best validation loss {stopper.best:.4f}; early stopping fired at epoch {stop_epoch}")
+over_model.load_state_dict(best_state)  # restore the weights of the best epoch, not the last ones
+over_model.eval()
+with torch.no_grad():
+    restored_loss = F.cross_entropy(over_model(X_val), y_val).item()
+print(f"stopped at epoch {stop_epoch}; restored the weights of epoch {best_epoch}: "
+      f"validation loss {restored_loss:.4f} (best seen {stopper.best:.4f})")
 
 # %% markdown
 # ## 12. Putting it together: a network for the handwritten digits
@@ -2153,12 +2492,21 @@ print(f"best validation loss {stopper.best:.4f}; early stopping fired at epoch {
 # Time to use everything: build a multilayer network for the 8x8 digits (64 inputs, 10 classes)
 # that reaches **at least 97% test accuracy**. The training cell below is fixed: AdamW with weight
 # decay, a cosine learning-rate schedule, your `train_one_epoch` and `evaluate`, a progress bar and
-# live curves. It also uses *label smoothing* (`label_smoothing=0.1`): the target puts 0.9 on the
-# correct class and spreads 0.1 over all ten, which discourages overconfident logits; the
-# reported loss is therefore never near 0. Your part is the architecture.
+# live curves of the training and validation losses. It keeps the weights of the epoch with the
+# lowest validation loss, and only then measures the test set, once. It also uses *label
+# smoothing* (`label_smoothing=0.1`): the target mixes the one-hot vector with the uniform one,
+# $0.9 \cdot \text{one-hot} + 0.1 \cdot \tfrac{1}{10}$, so it puts $0.91$ on the correct class and
+# $0.01$ on each of the nine others. That discourages overconfident logits; the reported loss is
+# therefore never near 0. Your part is the architecture.
+#
+# The model must output **logits**, raw scores: no softmax at the end. `nn.CrossEntropyLoss`
+# applies log-softmax itself, and a softmax before it squashes the scores into $[0, 1]$ and
+# slows learning down.
 #
 # A good start: two hidden layers of a few hundred units, each `Linear -> BatchNorm1d -> ReLU`.
 # Dropout is optional. More layers than three are not needed for 64 pixels.
+#
+# ### Exercise 22: `make_digits_model`
 
 # %% solution id=make_digits_model
 def make_digits_model() -> nn.Module:
@@ -2188,35 +2536,193 @@ n_linear = sum(isinstance(m, nn.Linear) for m in candidate.modules())
 check_true(n_linear >= 2, f"the model has {n_linear} nn.Linear layer(s)", hint="a multilayer network needs a hidden layer")
 n_params = sum(p.numel() for p in candidate.parameters())
 check_true(n_params <= 1_100_000, f"the model has {n_params:,} parameters; keep it under about a million")
+rows_are_probabilities = bool(((logits_c >= 0) & (logits_c <= 1)).all()) and torch.allclose(
+    logits_c.sum(dim=1), torch.ones(5), atol=1e-4)
+check_true(not rows_are_probabilities,
+           "every output row is in [0, 1] and sums to 1: the model returns probabilities, not logits",
+           hint="remove the final softmax; nn.CrossEntropyLoss takes raw scores (logits)")
 print(f"make_digits_model: visible test passed ({n_linear} linear layers, {n_params:,} parameters)")
+
+# %% markdown
+# ### Two sanity checks before a long run
+#
+# Before spending minutes (or days) training, spend seconds on two checks that catch most broken
+# set-ups:
+#
+# 1. **The loss at initialisation.** A freshly initialised classifier has no idea yet, so its
+#    softmax should be close to uniform over the $C$ classes. What cross-entropy does a uniform
+#    prediction give? If the measured initial loss is far above that number, the initial logits are
+#    too large (a bad initialisation, unnormalised inputs, or a softmax applied twice).
+# 2. **Overfit a tiny batch.** A network with tens of thousands of parameters must be able to
+#    memorise 20 examples, even with random labels, driving the loss to nearly 0. If it cannot,
+#    something is broken in the model, the loss or the update, and no amount of training on the
+#    full data set will fix it.
+#
+# ### Exercise 23: `expected_initial_loss`, `overfit_small_batch`
+
+# %% solution id=expected_initial_loss
+def expected_initial_loss(num_classes: int) -> float:
+    """The cross-entropy of a prediction that gives every one of the C classes the same probability.
+
+    Inputs:
+        num_classes: C >= 2.
+    Returns:
+        loss: a Python float, the same whatever the correct class is.
+    """
+    ### BEGIN SOLUTION
+    return float(np.log(num_classes))
+    ### END SOLUTION
+
+# %% tests id=test_expected_initial_loss points=1
+got = expected_initial_loss(10)
+check_true(isinstance(got, float), f"expected a Python float, got {type(got).__name__}", hint="wrap the result in float(...)")
+check_close("expected_initial_loss(10)", got, F.cross_entropy(torch.zeros(1, 10, dtype=torch.float64), torch.tensor([3])).item(),
+            hint="with probability 1/C on the correct class, the loss is -ln(1/C)")
+print(f"expected_initial_loss: visible test passed ({got:.4f} for 10 classes)")
+### BEGIN HIDDEN TESTS
+for C in [2, 3, 7, 1000]:
+    expected = F.cross_entropy(torch.zeros(2, C, dtype=torch.float64), torch.tensor([0, C - 1])).item()
+    with from_scratch("expected_initial_loss"):
+        got = expected_initial_loss(C)
+    check_close(f"expected_initial_loss({C})", got, expected)
+### END HIDDEN TESTS
+
+# %% solution id=overfit_small_batch
+def overfit_small_batch(model: nn.Module, X: torch.Tensor, y: torch.Tensor, steps: int = 200, lr: float = 1e-2) -> list[float]:
+    """Train model on one small batch until it memorises it: the second sanity check.
+
+    Recipe: model.train(); optimizer = torch.optim.Adam(model.parameters(), lr=lr); then `steps`
+    times: zero the gradients, loss = F.cross_entropy(model(X), y), backward, step.
+
+    Inputs:
+        model: a torch.nn.Module that maps X (N, D) to logits (N, C), on the same device as X.
+        X: inputs (N, D); y: class indices (N,).
+        steps: number of full-batch Adam steps.
+        lr: Adam's learning rate.
+    Returns:
+        losses: a list of `steps` Python floats, the loss on (X, y) computed before each step.
+    """
+    ### BEGIN SOLUTION
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(X), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+    ### END SOLUTION
+
+# %% tests id=test_overfit_small_batch points=2
+def reference_overfit(model, X, y, steps, lr):
+    """The docstring's recipe, run on a copy of the model (the test's own reference)."""
+    model = copy.deepcopy(model)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    out = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(X), y)
+        loss.backward()
+        opt.step()
+        out.append(loss.item())
+    return out
+
+
+torch.manual_seed(0)
+X_tiny = torch.randn(20, 8, dtype=torch.float64)
+y_tiny = torch.randint(0, 4, (20,))  # random labels: only memorising can fit them
+model_tiny = nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Linear(64, 4)).double()
+with torch.no_grad():
+    initial = F.cross_entropy(model_tiny(X_tiny), y_tiny).item()
+expected_losses = reference_overfit(model_tiny, X_tiny, y_tiny, 60, 3e-2)
+losses_tiny = overfit_small_batch(model_tiny, X_tiny, y_tiny, steps=60, lr=3e-2)
+check_equal("len(losses)", len(losses_tiny), 60, hint="one loss per step")
+check_true(all(isinstance(v, float) for v in losses_tiny), "the losses should be Python floats", hint="use loss.item()")
+check_close("losses[0], the loss before the first step", losses_tiny[0], initial, rtol=1e-9, atol=1e-12,
+            hint="record each loss before the optimizer step that follows it")
+check_true(losses_tiny[-1] < 0.05, f"after 60 steps the loss on 20 examples is {losses_tiny[-1]:.4f}, expected below 0.05",
+           hint="zero the gradients, compute the loss, backward(), optimizer.step(): every step")
+check_close("the losses of all 60 steps", losses_tiny, expected_losses, rtol=1e-6, atol=1e-9,
+            hint="follow the recipe in the docstring: Adam with the given lr, one full-batch step per iteration")
+print(f"overfit_small_batch: visible test passed; loss {losses_tiny[0]:.4f} -> {losses_tiny[-1]:.2e}")
+### BEGIN HIDDEN TESTS
+for seed, n, d, c, steps, lr in [(1, 12, 5, 3, 30, 5e-2), (2, 32, 10, 10, 40, 3e-2)]:
+    torch.manual_seed(seed)
+    X_h = torch.randn(n, d, dtype=torch.float64)
+    y_h = torch.randint(0, c, (n,))
+    model_h = nn.Sequential(nn.Linear(d, 32), nn.Tanh(), nn.Linear(32, c)).double()
+    model_h.eval()  # the function must switch to training mode itself
+    expected_h = reference_overfit(model_h, X_h, y_h, steps, lr)
+    got_h = overfit_small_batch(model_h, X_h, y_h, steps=steps, lr=lr)
+    check_equal("len(losses)", len(got_h), steps)
+    check_close(f"losses (N={n}, C={c}, {steps} steps, lr={lr})", got_h, expected_h, rtol=1e-6, atol=1e-9)
+### END HIDDEN TESTS
+
+# %% markdown
+# Both checks on the digits network you designed: its loss before any training, next to the
+# uniform guess's, and 32 training images memorised in a few seconds.
+
+# %% code tags=demo
+torch.manual_seed(0)
+check_model = make_digits_model().to(device)
+X_check = torch.tensor(digits.X_train[:32], dtype=torch.float32, device=device)
+y_check = torch.tensor(digits.y_train[:32], device=device)
+with torch.no_grad():
+    start_loss = F.cross_entropy(check_model(X_check), y_check).item()
+print(f"initial loss {start_loss:.4f}; a uniform guess over 10 classes gives {expected_initial_loss(10):.4f}")
+tiny_losses = overfit_small_batch(check_model, X_check, y_check, steps=100, lr=1e-2)
+print(f"32 training images after 100 steps: loss {tiny_losses[-1]:.4f} (near 0: the model can learn)")
 
 # %% code tags=slow
 torch.manual_seed(0)
 train_loader = torch.utils.data.DataLoader(
     torch.utils.data.TensorDataset(torch.tensor(digits.X_train, dtype=torch.float32), torch.tensor(digits.y_train)),
     batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
-test_loader = torch.utils.data.DataLoader(
-    torch.utils.data.TensorDataset(torch.tensor(digits.X_test, dtype=torch.float32), torch.tensor(digits.y_test)),
+val_loader = torch.utils.data.DataLoader(
+    torch.utils.data.TensorDataset(torch.tensor(digits.X_val, dtype=torch.float32), torch.tensor(digits.y_val)),
     batch_size=256)
 digits_model = make_digits_model().to(device)
 EPOCHS = 40
 optimizer = torch.optim.AdamW(digits_model.parameters(), lr=3e-3, weight_decay=1e-2)
 scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=EPOCHS)
 loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
-live = LiveCurves(title="Digits network", ylabel="cross-entropy (label smoothing 0.1)", every=5)
+live = LiveCurves(title="Digits network: training and validation sets", ylabel="cross-entropy (label smoothing 0.1)", every=5)
+best_val, best_epoch, best_state = float("inf"), None, None
 for epoch in tqdm(range(EPOCHS), desc="epochs"):
     train_loss = train_one_epoch(digits_model, train_loader, optimizer, loss_fn, device)
-    test_loss, test_acc = evaluate(digits_model, test_loader, loss_fn, device)
+    val_loss, val_acc = evaluate(digits_model, val_loader, loss_fn, device)
     scheduler.step()
-    live.update({"training loss": train_loss, "test loss": test_loss})
+    live.update({"training loss": train_loss, "validation loss": val_loss})
+    if val_loss < best_val:  # model selection on the validation set
+        best_val, best_epoch, best_state = val_loss, epoch + 1, copy.deepcopy(digits_model.state_dict())
 live.close()
-print(f"after {EPOCHS} epochs: training loss {train_loss:.4f}, test loss {test_loss:.4f}, test accuracy {test_acc:.4f}")
+digits_model.load_state_dict(best_state)
+best_val_loss, best_val_acc = evaluate(digits_model, val_loader, loss_fn, device)
+print(f"kept epoch {best_epoch} of {EPOCHS}: validation loss {best_val_loss:.4f}, validation accuracy {best_val_acc:.4f}")
+
+# %% markdown
+# All choices are made. Now, and only now, the test set: one measurement of the network we keep.
+
+# %% code tags=slow
+test_loader = torch.utils.data.DataLoader(
+    torch.utils.data.TensorDataset(torch.tensor(digits.X_test, dtype=torch.float32), torch.tensor(digits.y_test)),
+    batch_size=256)
+test_loss, test_acc = evaluate(digits_model, test_loader, loss_fn, device)
+print(f"test set ({len(digits.X_test)} images, used once): loss {test_loss:.4f}, accuracy {test_acc:.4f}")
 
 # %% tests id=test_digits_accuracy points=3 tags=slow
 digits_model.eval()
 with torch.no_grad():
     param = next(digits_model.parameters())
     logits_d = digits_model(torch.tensor(digits.X_test, dtype=param.dtype, device=param.device))
+rows_are_probabilities = bool(((logits_d >= 0) & (logits_d <= 1)).all()) and torch.allclose(
+    logits_d.sum(dim=1), torch.ones(len(logits_d), device=logits_d.device, dtype=logits_d.dtype), atol=1e-4)
+check_true(not rows_are_probabilities,
+           "every output row is in [0, 1] and sums to 1: the model returns probabilities, not logits",
+           hint="remove the final softmax; nn.CrossEntropyLoss takes raw scores (logits)")
 accuracy = (logits_d.argmax(dim=1).cpu().numpy() == digits.y_test).mean()
 check_true(accuracy >= 0.97, f"test accuracy {accuracy:.4f}, below the 0.97 required",
            hint="widen the hidden layers, add BatchNorm1d before each ReLU, and check train_one_epoch")

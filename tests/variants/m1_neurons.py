@@ -602,3 +602,116 @@ CORRECT = {
     },
     "q1_answer": {"same_choice": 'q1_answer = "c"\n'},
 }
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 15: from-scratch exercises may not delegate to PyTorch or course_utils' reference helpers
+# (each loses its points with a DelegationError that says so); counts are ints; BCE is exact at the
+# ends of its documented range [1e-12, 1 - 1e-12].
+WRONG["neuron"]["torch_matmul"] = NEURON_SIG + (
+    "    import torch\n"
+    "    return activation((torch.from_numpy(np.asarray(x, dtype=float)) @ torch.from_numpy(np.asarray(w, dtype=float))).numpy() + b)\n"
+)
+WRONG["sigmoid"]["torch_sigmoid"] = "def sigmoid(z):\n    import torch\n    return torch.sigmoid(torch.from_numpy(np.asarray(z))).numpy()\n"
+WRONG["tanh"]["torch_tanh"] = "def tanh(z):\n    import torch\n    return torch.tanh(torch.as_tensor(z)).numpy()\n"
+WRONG["relu"]["torch_relu"] = "def relu(z):\n    import torch\n    return torch.relu(torch.tensor(z)).numpy()\n"
+WRONG["gelu"]["torch_gelu"] = (
+    "def gelu(z):\n"
+    "    import torch\n"
+    "    return torch.nn.functional.gelu(torch.from_numpy(np.asarray(z, dtype=float))).numpy()\n"
+)
+WRONG["softmax"]["torch_softmax"] = (
+    "def softmax(z, axis=-1):\n"
+    "    import torch\n"
+    "    return torch.softmax(torch.from_numpy(np.asarray(z, dtype=float)), dim=axis).numpy()\n"
+)
+WRONG["sigmoid_grad"]["course_utils_numeric_gradient"] = (
+    "def sigmoid_grad(z):\n"
+    "    from course_utils.gradcheck import numeric_gradient\n"
+    "    return numeric_gradient(lambda v: np.sum(1 / (1 + np.exp(-v))), np.array(z, dtype=float))\n"
+)
+WRONG["relu_grad"]["autograd"] = (
+    "def relu_grad(z):\n"
+    "    import torch\n"
+    "    t = torch.tensor(z, requires_grad=True)\n"
+    "    torch.relu(t).sum().backward()\n"
+    "    return t.grad.numpy()\n"
+)
+WRONG["mlp_forward"]["torch_layers"] = (
+    "def mlp_forward(X, params, activation):\n"
+    "    import torch\n"
+    "    h = torch.from_numpy(X)\n"
+    "    for i, (W, b) in enumerate(params):\n"
+    "        h = torch.nn.functional.linear(h, torch.from_numpy(W.T), torch.from_numpy(b))\n"
+    "        if i < len(params) - 1:\n"
+    "            h = torch.from_numpy(np.asarray(activation(h.numpy())))\n"
+    "    return h.numpy()\n"
+)
+WRONG["mse"]["torch_mse_loss"] = (
+    "def mse(y_hat, y):\n"
+    "    import torch\n"
+    "    return torch.nn.functional.mse_loss(torch.from_numpy(y_hat), torch.from_numpy(y)).item()\n"
+)
+WRONG["cross_entropy"]["torch_cross_entropy"] = (
+    "def cross_entropy(logits, y):\n"
+    "    import torch\n"
+    "    return torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(np.asarray(y))).item()\n"
+)
+WRONG["binary_cross_entropy"].update({
+    "torch_bce": (
+        "def binary_cross_entropy(p, y):\n"
+        "    import torch\n"
+        "    return torch.nn.functional.binary_cross_entropy(torch.from_numpy(p), torch.from_numpy(y)).item()\n"
+    ),
+    "clipped_to_1e-7": (
+        "def binary_cross_entropy(p, y):\n"
+        "    p = np.clip(p, 1e-7, 1 - 1e-7)\n"
+        "    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))\n"
+    ),
+    "eps_inside_the_log": (
+        "def binary_cross_entropy(p, y):\n"
+        "    eps = 1e-9\n"
+        "    return float(-np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)))\n"
+    ),
+})
+WRONG["train_perceptron"]["float_counts"] = (
+    "def train_perceptron(X, y, lr, epochs):\n"
+    "    w, b, mistakes = np.zeros(X.shape[1]), 0.0, []\n"
+    "    for _ in range(epochs):\n"
+    "        count = 0.0\n"
+    "        for x_i, y_i in zip(X, y):\n"
+    "            error = y_i - int(x_i @ w + b > 0)\n"
+    "            w, b = w + lr * error * x_i, b + lr * error\n"
+    "            count += abs(error)\n"
+    "        mistakes.append(count)\n"
+    "    return w, b, mistakes\n"
+)
+WRONG["init_params"]["torch_init"] = (
+    "def init_params(layer_sizes, method, rng):\n"
+    "    import torch\n"
+    "    torch.manual_seed(int(rng.integers(1 << 30)))\n"
+    "    params = []\n"
+    "    for d_in, d_out in zip(layer_sizes[:-1], layer_sizes[1:]):\n"
+    "        W = torch.empty(d_out, d_in, dtype=torch.float64)\n"
+    "        if method == 'he':\n"
+    "            torch.nn.init.kaiming_normal_(W, nonlinearity='relu')\n"
+    "        else:\n"
+    "            torch.nn.init.xavier_normal_(W)\n"
+    "        params.append((W.T.numpy().copy(), np.zeros(d_out)))\n"
+    "    return params\n"
+)
+CORRECT["binary_cross_entropy"]["log1p"] = (
+    "def binary_cross_entropy(p, y):\n"
+    "    return float(np.mean(-(y * np.log(p)) - (1 - y) * np.log1p(-p)))\n"
+)
+CORRECT["train_perceptron"]["numpy_int_counts"] = (
+    "def train_perceptron(X, y, lr, epochs):\n"
+    "    w, b = np.zeros(X.shape[1]), 0.0\n"
+    "    mistakes = np.zeros(epochs, dtype=np.int64)\n"
+    "    for e in range(epochs):\n"
+    "        for x_i, y_i in zip(X, y):\n"
+    "            error = y_i - int(x_i @ w + b > 0)\n"
+    "            w, b = w + lr * error * x_i, b + lr * error\n"
+    "            mistakes[e] += error != 0\n"
+    "    return w, b, list(mistakes)\n"
+)

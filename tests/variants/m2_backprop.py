@@ -571,11 +571,6 @@ def make_digits_model():
 CORRECT = {
     "graph_grads": {
         "closed_form": GRAPH_HEAD + "    return 3, 3 * c, 3 * b\n",
-        "autograd": GRAPH_HEAD + """\
-    ts = [torch.tensor(float(v), dtype=torch.float64, requires_grad=True) for v in (a, b, c)]
-    (3 * (ts[0] + ts[1] * ts[2])).backward()
-    return tuple(t.grad.item() for t in ts)
-""",
     },
     "numerical_gradient": {
         "copies_and_flat_index": NUMGRAD_HEAD + """\
@@ -647,15 +642,6 @@ def softmax_cross_entropy(logits, y):
 """,
     },
     "two_layer_net_loss": {
-        "via_layer_references": """\
-def two_layer_net_loss(params, X, y):
-    import torch as _t
-    tp = {k: _t.tensor(v, requires_grad=True) for k, v in params.items()}
-    s = _t.relu(_t.from_numpy(X) @ tp["W1"] + tp["b1"]) @ tp["W2"] + tp["b2"]
-    loss = _t.nn.functional.cross_entropy(s, _t.from_numpy(np.asarray(y)).long())
-    loss.backward()
-    return loss.item(), {k: v.grad.numpy() for k, v in tp.items()}
-""",
         "explicit_loops_over_examples": """\
 def two_layer_net_loss(params, X, y):
     W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
@@ -852,12 +838,16 @@ class EarlyStopping:
         self.best = float("inf")
         self.best_index = -1
 
+    @property
+    def bad_epochs(self):
+        return len(self.history) - 1 - self.best_index if self.history else 0
+
     def step(self, val_loss):
         self.history.append(val_loss)
         if val_loss < self.best - self.min_delta:
             self.best = val_loss
             self.best_index = len(self.history) - 1
-        return len(self.history) - 1 - self.best_index >= self.patience
+        return self.bad_epochs >= self.patience
 """,
     },
     "make_digits_model": {
@@ -868,4 +858,449 @@ def make_digits_model():
     },
 }
 
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 15: from-scratch exercises may not delegate to PyTorch or course_utils' reference
+# helpers; contracts beyond the values (caches, ints, attributes, aliasing, modes, devices,
+# logits); float boundaries tested with values exact in binary.
+WRONG["graph_grads"]["autograd_delegation"] = GRAPH_HEAD + """\
+    ts = [torch.tensor(float(v), dtype=torch.float64, requires_grad=True) for v in (a, b, c)]
+    (3 * (ts[0] + ts[1] * ts[2])).backward()
+    return tuple(t.grad.item() for t in ts)
+"""
+WRONG["numerical_gradient"].update({
+    "returns_course_utils_numeric_gradient": NUMGRAD_HEAD + """\
+    from course_utils.gradcheck import numeric_gradient
+    return numeric_gradient(f, x, h=h)
+""",
+    "swallows_the_refusal": NUMGRAD_HEAD + """\
+    try:
+        from course_utils import gradcheck
+        return gradcheck.numeric_gradient(f, x, h=h)
+    except Exception:
+        grad = np.zeros(x.shape)
+        for i in np.ndindex(x.shape):
+            old = x[i]
+            x[i] = old + h
+            fp = float(f(x))
+            x[i] = old - h
+            fm = float(f(x))
+            x[i] = old
+            grad[i] = (fp - fm) / (2 * h)
+        return grad
+""",
+    "h_fixed_at_1e-4": NUMGRAD_HEAD + """\
+    grad = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + 1e-4
+        fp = float(f(x))
+        x[i] = old - 1e-4
+        fm = float(f(x))
+        x[i] = old
+        grad[i] = (fp - fm) / 2e-4
+    return grad
+""",
+})
+WRONG["logistic_cost_and_grads"]["autograd_delegation"] = LOGISTIC_HEAD + """\
+    tw = torch.tensor(w, requires_grad=True)
+    tb = torch.tensor(float(b), dtype=torch.float64, requires_grad=True)
+    cost = F.binary_cross_entropy_with_logits(torch.from_numpy(X) @ tw + tb, torch.from_numpy(y))
+    cost.backward()
+    return cost.item(), tw.grad.numpy(), tb.grad.item()
+"""
+WRONG["affine_forward"]["torch_linear"] = """\
+def affine_forward(x, w, b):
+    out = F.linear(torch.from_numpy(x), torch.from_numpy(w.T), torch.from_numpy(b)).numpy()
+    return out, (x, w, b)
+"""
+WRONG["affine_backward"]["autograd_delegation"] = """\
+def affine_backward(dout, cache):
+    x, w, b = (torch.tensor(v, requires_grad=True) for v in cache)
+    (x @ w + b).backward(torch.from_numpy(dout))
+    return x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
+"""
+WRONG["relu_backward"]["autograd_delegation"] = """\
+def relu_backward(dout, cache):
+    x = torch.tensor(cache, requires_grad=True)
+    torch.relu(x).backward(torch.from_numpy(dout))
+    return x.grad.numpy()
+"""
+WRONG["softmax_cross_entropy"]["autograd_delegation"] = """\
+def softmax_cross_entropy(logits, y):
+    s = torch.tensor(logits, requires_grad=True)
+    loss = F.cross_entropy(s, torch.as_tensor(y))
+    loss.backward()
+    return loss.item(), s.grad.numpy()
+"""
+WRONG["two_layer_net_loss"]["autograd_delegation"] = """\
+def two_layer_net_loss(params, X, y):
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    loss = F.cross_entropy(torch.relu(torch.from_numpy(X) @ t["W1"] + t["b1"]) @ t["W2"] + t["b2"], torch.as_tensor(y))
+    loss.backward()
+    return loss.item(), {k: v.grad.numpy() for k, v in t.items()}
+"""
+WRONG["minibatches"]["torch_randperm"] = """\
+def minibatches(X, y, batch_size, rng):
+    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(int(rng.integers(1 << 30)))).numpy()
+    return [(X[order[i:i + batch_size]], y[order[i:i + batch_size]]) for i in range(0, len(X), batch_size)]
+"""
+WRONG["sgd_step"]["torch_optim_inside"] = """\
+def sgd_step(w, dw, state, lr=0.01):
+    p = torch.tensor(w, requires_grad=True)
+    p.grad = torch.tensor(dw)
+    torch.optim.SGD([p], lr=lr).step()
+    return p.detach().numpy()
+"""
+WRONG["momentum_step"]["keeps_a_reference_to_dw"] = """\
+def momentum_step(w, dw, state, lr=0.01, mu=0.9):
+    if "v" not in state:
+        state["v"] = dw          # the caller's array, not a copy
+    else:
+        state["v"] *= mu         # ... so this rewrites the first step's gradient
+        state["v"] += dw
+    return w - lr * state["v"]
+"""
+WRONG["adam_step"]["torch_optim_inside"] = """\
+def adam_step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    p = torch.tensor(w, requires_grad=True)
+    opt = torch.optim.Adam([p], lr=lr, betas=(beta1, beta2), eps=eps)
+    if "torch" in state:
+        opt.load_state_dict(state["torch"])
+    p.grad = torch.tensor(dw)
+    opt.step()
+    state["torch"] = opt.state_dict()
+    return p.detach().numpy()
+"""
+WRONG["batchnorm_forward"].update({
+    "cache_holds_x_and_variance": """\
+def batchnorm_forward(x, gamma, beta, state, train, momentum=0.1, eps=1e-5):
+    if train:
+        N = x.shape[0]
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        x_hat = (x - mean) / np.sqrt(var + eps)
+        state["running_mean"] = (1 - momentum) * state["running_mean"] + momentum * mean
+        state["running_var"] = (1 - momentum) * state["running_var"] + momentum * var * N / (N - 1)
+        return gamma * x_hat + beta, (x, gamma, var)
+    return gamma * (x - state["running_mean"]) / np.sqrt(state["running_var"] + eps) + beta, None
+""",
+    "torch_batch_norm": """\
+def batchnorm_forward(x, gamma, beta, state, train, momentum=0.1, eps=1e-5):
+    rm, rv = torch.from_numpy(state["running_mean"].copy()), torch.from_numpy(state["running_var"].copy())
+    out = F.batch_norm(torch.from_numpy(x), rm, rv, torch.from_numpy(gamma), torch.from_numpy(beta),
+                       training=train, momentum=momentum, eps=eps).numpy()
+    state["running_mean"], state["running_var"] = rm.numpy(), rv.numpy()
+    if not train:
+        return out, None
+    std = np.sqrt(x.var(axis=0) + eps)
+    return out, ((x - x.mean(axis=0)) / std, gamma, std)
+""",
+})
+WRONG["batchnorm_backward"]["autograd_delegation"] = """\
+def batchnorm_backward(dout, cache):
+    x_hat, gamma, std = cache
+    xt = torch.tensor(x_hat * std, requires_grad=True)
+    gt = torch.tensor(gamma, requires_grad=True)
+    bt = torch.zeros(len(gamma), dtype=torch.float64, requires_grad=True)
+    eps = float(np.mean(std**2 - (x_hat * std).var(axis=0)))
+    F.batch_norm(xt, None, None, gt, bt, training=True, eps=eps).backward(torch.from_numpy(dout))
+    return xt.grad.numpy(), gt.grad.numpy(), bt.grad.numpy()
+"""
+WRONG["dropout_forward"].update({
+    "boolean_mask": """\
+def dropout_forward(x, p, train, rng):
+    if not train:
+        return x, None
+    keep = rng.random(x.shape) >= p
+    return x * keep / (1 - p), keep
+""",
+    "torch_dropout": """\
+def dropout_forward(x, p, train, rng):
+    if not train:
+        return x, None
+    torch.manual_seed(int(rng.integers(1 << 30)))
+    out = F.dropout(torch.from_numpy(x), p, training=True).numpy()
+    mask = np.where(out != 0, 1 / (1 - p), 0.0)
+    return out, mask
+""",
+})
+WRONG["train_one_epoch"].update({
+    "ignores_device": """\
+def train_one_epoch(model, loader, optimizer, loss_fn, device):
+    model.train()
+    total, count = 0.0, 0
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(xb)
+        count += len(xb)
+    return total / count
+""",
+    "moves_inputs_but_not_labels": """\
+def train_one_epoch(model, loader, optimizer, loss_fn, device):
+    model.train()
+    total, count = 0.0, 0
+    for xb, yb in loader:
+        xb = xb.to(device)
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(xb)
+        count += len(xb)
+    return total / count
+""",
+})
+WRONG["evaluate"].update({
+    "switches_back_to_train_mode": """\
+def evaluate(model, loader, loss_fn, device):
+    model.eval()
+    total, correct, count = 0.0, 0, 0
+    with torch.no_grad():
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            logits = model(xb)
+            total += loss_fn(logits, yb).item() * len(xb)
+            correct += (logits.argmax(dim=1) == yb).sum().item()
+            count += len(xb)
+    model.train()
+    return total / count, correct / count
+""",
+    "ignores_device": """\
+def evaluate(model, loader, loss_fn, device):
+    model.eval()
+    total, correct, count = 0.0, 0, 0
+    with torch.no_grad():
+        for xb, yb in loader:
+            logits = model(xb)
+            total += loss_fn(logits, yb).item() * len(xb)
+            correct += (logits.argmax(dim=1) == yb).sum().item()
+            count += len(xb)
+    return total / count, correct / count
+""",
+})
+WRONG["EarlyStopping"].update({
+    "no_bad_epochs_attribute": """\
+class EarlyStopping:
+    def __init__(self, patience, min_delta=0.0):
+        self.patience, self.min_delta = patience, min_delta
+        self.best, self.wait = float("inf"), 0
+
+    def step(self, val_loss):
+        if val_loss < self.best - self.min_delta:
+            self.best, self.wait = val_loss, 0
+        else:
+            self.wait += 1
+        return self.wait >= self.patience
+""",
+    "float_bad_epochs": """\
+class EarlyStopping:
+    def __init__(self, patience, min_delta=0.0):
+        self.patience, self.min_delta = patience, min_delta
+        self.best, self.bad_epochs = float("inf"), 0.0
+
+    def step(self, val_loss):
+        if val_loss < self.best - self.min_delta:
+            self.best, self.bad_epochs = val_loss, 0.0
+        else:
+            self.bad_epochs += 1.0
+        return self.bad_epochs >= self.patience
+""",
+    "best_moves_without_an_improvement": """\
+class EarlyStopping:
+    def __init__(self, patience, min_delta=0.0):
+        self.patience, self.min_delta = patience, min_delta
+        self.best, self.bad_epochs = float("inf"), 0
+
+    def step(self, val_loss):
+        if val_loss < self.best - self.min_delta:
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        self.best = min(self.best, val_loss)
+        return self.bad_epochs >= self.patience
+""",
+})
+WRONG["make_digits_model"]["softmax_at_the_end"] = """\
+def make_digits_model():
+    return nn.Sequential(nn.Linear(64, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 10), nn.Softmax(dim=1))
+"""
+WRONG["expected_initial_loss"] = {
+    "one_over_c": "def expected_initial_loss(num_classes):\n    return 1.0 / num_classes\n",
+    "log2": "def expected_initial_loss(num_classes):\n    return float(np.log2(num_classes))\n",
+    "torch_delegation": (
+        "def expected_initial_loss(num_classes):\n"
+        "    return F.cross_entropy(torch.zeros(1, num_classes), torch.tensor([0])).item()\n"
+    ),
+}
+OVERFIT_HEAD = "def overfit_small_batch(model, X, y, steps=200, lr=1e-2):\n"
+WRONG["overfit_small_batch"] = {
+    "forgets_zero_grad": OVERFIT_HEAD + """\
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = F.cross_entropy(model(X), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+""",
+    "records_the_loss_after_the_step": OVERFIT_HEAD + """\
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        F.cross_entropy(model(X), y).backward()
+        opt.step()
+        with torch.no_grad():
+            losses.append(F.cross_entropy(model(X), y).item())
+    return losses
+""",
+    "sgd_instead_of_adam": OVERFIT_HEAD + """\
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(X), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+""",
+}
+
+CORRECT["numerical_gradient"]["works_on_a_copy"] = NUMGRAD_HEAD + """\
+    x_work = x.astype(np.float64).copy()
+    grad = np.empty_like(x_work)
+    flat, g = x_work.reshape(-1), grad.reshape(-1)
+    for k in range(flat.size):
+        keep = flat[k]
+        flat[k] = keep + h
+        up = f(x_work)
+        flat[k] = keep - h
+        down = f(x_work)
+        flat[k] = keep
+        g[k] = (up - down) / (2 * h)
+    return grad
+"""
+CORRECT["momentum_step"]["in_place_on_a_copy_of_dw"] = """\
+def momentum_step(w, dw, state, lr=0.01, mu=0.9):
+    if "v" not in state:
+        state["v"] = np.array(dw, dtype=np.float64, copy=True)
+    else:
+        state["v"] *= mu
+        state["v"] += dw
+    w = w.copy()
+    w -= lr * state["v"]
+    return w
+"""
+CORRECT["dropout_forward"]["where_mask"] = """\
+def dropout_forward(x, p, train, rng):
+    if not train:
+        return x, None
+    mask = np.where(rng.random(x.shape) < p, 0.0, 1.0 / (1.0 - p))
+    return x * mask, mask
+"""
+CORRECT["train_one_epoch"]["optimizer_step_with_closure"] = """\
+def train_one_epoch(model, loader, optimizer, loss_fn, device):
+    model.train()
+    total, count = 0.0, 0
+    for xb, yb in loader:
+        xb, yb = xb.to(device), yb.to(device)
+
+        def closure():
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            return loss
+
+        loss = optimizer.step(closure)
+        total += float(loss) * xb.shape[0]
+        count += xb.shape[0]
+    return total / count
+"""
+CORRECT["evaluate"]["device_keyword_and_running_sums"] = """\
+def evaluate(model, loader, loss_fn, device):
+    model.eval()
+    sums = np.zeros(3)
+    with torch.no_grad():
+        for xb, yb in loader:
+            xb, yb = xb.to(device=device), yb.to(device=device)
+            logits = model(xb)
+            n = yb.numel()
+            sums += [loss_fn(logits, yb).item() * n, (logits.argmax(-1) == yb).sum().item(), n]
+    return float(sums[0] / sums[2]), float(sums[1] / sums[2])
+"""
+CORRECT["EarlyStopping"]["margin_written_the_other_way"] = """\
+class EarlyStopping:
+    def __init__(self, patience, min_delta=0.0):
+        self.patience, self.min_delta = patience, min_delta
+        self.best, self.bad_epochs = float("inf"), 0
+
+    def step(self, val_loss):
+        if self.best - val_loss > self.min_delta:
+            self.best, self.bad_epochs = val_loss, 0
+        else:
+            self.bad_epochs += 1
+        return self.bad_epochs >= self.patience
+"""
+CORRECT["make_digits_model"]["log_softmax_at_the_end"] = """\
+def make_digits_model():
+    return nn.Sequential(nn.Linear(64, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 10), nn.LogSoftmax(dim=1))
+"""
+CORRECT["batchnorm_forward"]["std_from_np_std"] = """\
+def batchnorm_forward(x, gamma, beta, state, train, momentum=0.1, eps=1e-5):
+    if not train:
+        return gamma * (x - state["running_mean"]) / np.sqrt(state["running_var"] + eps) + beta, None
+    n = len(x)
+    std = np.sqrt(x.std(axis=0) ** 2 + eps)
+    x_hat = (x - x.mean(axis=0)) / std
+    state["running_mean"] = state["running_mean"] + momentum * (x.mean(axis=0) - state["running_mean"])
+    state["running_var"] = state["running_var"] + momentum * (x.var(axis=0, ddof=1) - state["running_var"])
+    return x_hat * gamma + beta, (x_hat, gamma, std)
+"""
+CORRECT["expected_initial_loss"] = {
+    "minus_log_of_one_over_c": "def expected_initial_loss(num_classes):\n    return float(-np.log(1.0 / num_classes))\n",
+    "math_log": "def expected_initial_loss(num_classes):\n    import math\n    return math.log(num_classes)\n",
+}
+CORRECT["overfit_small_batch"] = {
+    "model_zero_grad_and_float": OVERFIT_HEAD + """\
+    model.train(True)
+    optimizer = torch.optim.Adam(params=list(model.parameters()), lr=lr)
+    history = []
+    step = 0
+    while step < steps:
+        model.zero_grad()
+        logits = model(X)
+        loss = nn.CrossEntropyLoss()(logits, y)
+        history.append(float(loss))
+        loss.backward()
+        optimizer.step()
+        step += 1
+    return history
+""",
+}
+
 FAILS = {}
+
+# The looped version is shown only after the test (in a demo cell), so calling it earns nothing.
+WRONG["logistic_cost_and_grads"]["calls_the_looped_version_from_the_lesson"] = (
+    LOGISTIC_HEAD + "    return logistic_cost_and_grads_loop(w, b, X, y)\n"
+)
+
+# Importing torch under another name does not get round from_scratch either.
+WRONG["two_layer_net_loss"]["torch_under_an_alias"] = """\
+def two_layer_net_loss(params, X, y):
+    import torch as _t
+    tp = {k: _t.tensor(v, requires_grad=True) for k, v in params.items()}
+    s = _t.relu(_t.from_numpy(X) @ tp["W1"] + tp["b1"]) @ tp["W2"] + tp["b2"]
+    loss = _t.nn.functional.cross_entropy(s, _t.from_numpy(np.asarray(y)).long())
+    loss.backward()
+    return loss.item(), {k: v.grad.numpy() for k, v in tp.items()}
+"""
