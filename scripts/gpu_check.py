@@ -59,7 +59,8 @@ def assignments() -> list[str]:
 
 def env_for(device: str, threads: str) -> dict[str, str]:
     env = dict(os.environ, COURSE_DEVICE=device, COURSE_NUM_THREADS=threads, OMP_NUM_THREADS=threads,
-               OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONUNBUFFERED="1")
+               OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads, PYTHONUNBUFFERED="1",
+               OMP_WAIT_POLICY="PASSIVE", MKL_WAIT_POLICY="PASSIVE")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.pop("MPLBACKEND", None)  # notebooks draw with the inline backend, as students see them
     return env
