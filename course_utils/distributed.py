@@ -67,7 +67,7 @@ def sgd_reference(sizes: list[int], state: dict, X: torch.Tensor, y: torch.Tenso
 
 
 def _worker(rank: int, world_size: int, port: int, source: str, name: str, sizes: list[int], state: dict,
-            X: torch.Tensor, y: torch.Tensor, steps: int, lr: float, batch_size: int, seed: int,
+            X, y, steps: int, lr: float, batch_size: int, seed: int,
             timeout: float, results: mp.Queue) -> None:
     import torch.distributed as dist
 
@@ -80,7 +80,8 @@ def _worker(rank: int, world_size: int, port: int, source: str, name: str, sizes
         dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                                 world_size=world_size, timeout=timedelta(seconds=timeout))
         model = make_mlp(sizes)
-        model.load_state_dict(state)
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+        X, y = torch.from_numpy(X), torch.from_numpy(y)
         share = batch_size // world_size
         for idx in _batches(len(X), batch_size, steps, seed):
             mine = idx[rank * share:(rank + 1) * share]  # worker r's equal share of the batch
@@ -97,7 +98,7 @@ def _worker(rank: int, world_size: int, port: int, source: str, name: str, sizes
                 for p, g in zip(model.parameters(), averaged):
                     p -= lr * torch.as_tensor(g, dtype=p.dtype).reshape(p.shape)
         dist.barrier()  # nobody leaves while another still needs the group
-        results.put((rank, {k: v.detach().clone() for k, v in model.state_dict().items()}, None))
+        results.put((rank, {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}, None))
         dist.destroy_process_group()
     except Exception as exc:  # report instead of dying silently; the parent raises it
         results.put((rank, None, f"{type(exc).__name__}: {exc}"))
@@ -123,7 +124,11 @@ def train_data_parallel(average_source: str, sizes: list[int], state: dict, X: t
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
     port = free_port()
-    procs = [ctx.Process(target=_worker, args=(r, world_size, port, average_source, name, sizes, state, X, y,
+    # NumPy arrays, not tensors, cross the process boundary: torch would share a tensor's memory
+    # through a file descriptor that dies with the process that sent it
+    arrays = {k: v.detach().cpu().numpy().copy() for k, v in state.items()}
+    X_np, y_np = X.detach().cpu().numpy().copy(), y.detach().cpu().numpy().copy()
+    procs = [ctx.Process(target=_worker, args=(r, world_size, port, average_source, name, sizes, arrays, X_np, y_np,
                                                steps, lr, batch_size, seed, timeout, results), daemon=True)
              for r in range(world_size)]
     for p in procs:
@@ -154,4 +159,4 @@ def train_data_parallel(average_source: str, sizes: list[int], state: dict, X: t
                 p.join(timeout=5)
     if errors or len(got) != world_size:
         raise RuntimeError("data-parallel training failed: " + "; ".join(errors or ["a worker did not report"]))
-    return [got[r] for r in range(world_size)]
+    return [{k: torch.from_numpy(v) for k, v in got[r].items()} for r in range(world_size)]
