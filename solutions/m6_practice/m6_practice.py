@@ -180,6 +180,7 @@ for title, h in _runs.items():
 # - (d) stop training earlier
 
 # %% solution id=q1
+q1_answer = None  # "a", "b", "c" or "d"
 ### BEGIN SOLUTION
 q1_answer = "c"
 ### END SOLUTION
@@ -355,6 +356,7 @@ else:
 # - (d) the penalty shrinks every weight by exactly the same amount per step, like L1
 
 # %% solution id=q2
+q2_answer = None  # "a", "b", "c" or "d"
 ### BEGIN SOLUTION
 q2_answer = "b"
 ### END SOLUTION
@@ -1064,7 +1066,7 @@ print(f"GAN: {_high:.3f} of the samples recognised with confidence above 0.9; ev
 # The thresholds: at least 40% of the samples recognised with confidence above 0.9 (real
 # validation digits: about 90%; shuffled pixels and noisy digits: about 1% or less), and every
 # digit at least 0.5% of the samples (a uniform spread would give 10% each). Over three seeds of
-# this training (`benchmarks/m6_gan.py`) the generators clear both with room to spare; samples
+# this training (`benchmarks/m6_seeds.py`) the generators clear both with room to spare; samples
 # that are recognised less confidently are mostly blends of two digits, which a classifier
 # rightly doubts.
 
@@ -1414,8 +1416,8 @@ for _name, (_kib, _acc) in compression_table.items():
 # accuracy collapses, and ten epochs of fine-tuning with the mask held fixed (the pruned weights
 # get no gradient, so Adam leaves them at zero) win most of it back. The small
 # students are the smallest models of all; on the 8x8 digits, where 64-32-10 is already enough,
-# distillation and the labels alone end up close (`benchmarks/m6_compression.py` measures the
-# distilled student against the one trained alone over several seeds).
+# distillation and the labels alone end up close (`benchmarks/m6_seeds.py` measures the whole
+# table, the distilled student against the one trained alone included, over three seeds).
 #
 # ## 10. Which pixels did it look at? Saliency maps
 #
