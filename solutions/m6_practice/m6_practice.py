@@ -447,7 +447,7 @@ for _n, _k, _eps in [(1, 2, 0.1), (7, 10, 0.0), (16, 10, 0.1), (5, 3, 1.0), (9, 
 # dropout or weight decay do; the table under the figure gives the validation accuracies for 100
 # images (dropout helps a little there, this much weight decay hardly at all).
 
-# %% code tags=demo
+# %% code tags=demo,nbval-ignore-output
 PLAY_DROPOUT, PLAY_DECAY, PLAY_SIZES = (0.0, 0.25, 0.5), (0.0, 1.0), (100, 300, 1078)
 _play_rows = {n: torch.randperm(len(X_train), generator=torch.Generator().manual_seed(1))[:n].to(device) for n in PLAY_SIZES}
 playground = {}
@@ -913,7 +913,7 @@ plt.show()
 # way decodes to something digit-like, morphing from one to the other. Choose the two digits;
 # the strip shows ten steps from $t = 0$ to $t = 1$.
 
-# %% code tags=demo
+# %% code tags=demo,nbval-ignore-output
 _first = {c: int(torch.nonzero(y_val == c)[0, 0]) for c in range(10)}
 
 
