@@ -176,3 +176,28 @@ def split_text(text: str, val_fraction: float = 0.1, test_fraction: float = 0.1)
     a = int(n * (1 - val_fraction - test_fraction))
     b = int(n * (1 - test_fraction))
     return text[:a], text[a:b], text[b:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Module 6 (generalisation, generative models and practice)
+# ---------------------------------------------------------------------------------------------
+
+
+def shuffled_pixels(x, seed: int = 0):
+    """Every row of ``x`` with its entries in a random order of its own: the same pixel values
+    (so the same brightness) without the shape of a digit. Module 6 uses such images as
+    out-of-distribution inputs, for anomaly detection and to teach a classifier to be unsure.
+
+    Inputs:
+        x: ``(N, D)`` NumPy array or torch tensor.
+        seed: fixes the permutations.
+    Returns:
+        an array or tensor like ``x``; row ``n`` is a permutation of ``x[n]``.
+    """
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random((x.shape[0], x.shape[1])), axis=1)
+    if isinstance(x, np.ndarray):
+        return np.take_along_axis(x, order, axis=1)
+    import torch
+
+    return x.gather(1, torch.as_tensor(order, device=x.device))

@@ -912,3 +912,92 @@ def test_text_corpus_is_printable_ascii_and_splits_contiguously():
     assert data.load_text_corpus(max_chars=100) == text[:100]
     with pytest.raises(ValueError):
         data.split_text(text, 0.6, 0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Module 6: shuffled_pixels (course_utils.data) and data-parallel training (course_utils.distributed)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_shuffled_pixels_permutes_each_row_and_is_seeded():
+    x = np.arange(24, dtype=np.float64).reshape(3, 8)
+    out = data.shuffled_pixels(x, seed=1)
+    assert out.shape == x.shape
+    assert all(sorted(out[i].tolist()) == x[i].tolist() for i in range(3))
+    assert not np.array_equal(out, x)
+    assert np.array_equal(out, data.shuffled_pixels(x, seed=1))
+    assert not np.array_equal(out, data.shuffled_pixels(x, seed=2))
+
+
+def test_shuffled_pixels_accepts_torch_tensors():
+    import torch
+
+    x = torch.arange(20, dtype=torch.float32).reshape(2, 10)
+    out = data.shuffled_pixels(x, seed=0)
+    assert isinstance(out, torch.Tensor) and out.dtype == x.dtype
+    assert np.array_equal(out.numpy(), data.shuffled_pixels(x.numpy(), seed=0))
+
+
+_AVERAGE = '''
+def average_gradients(grads_per_worker):
+    return [torch.stack(g).mean(dim=0) for g in zip(*grads_per_worker)]
+'''
+
+
+def _dp_problem():
+    import torch
+
+    from course_utils import distributed
+
+    torch.manual_seed(0)
+    sizes = [6, 5, 3]
+    state = distributed.make_mlp(sizes).state_dict()
+    X = torch.rand(40, 6, dtype=torch.float64)
+    y = torch.randint(0, 3, (40,))
+    return distributed, sizes, state, X, y
+
+
+def test_free_port_can_be_bound_on_loopback():
+    import socket
+
+    from course_utils.distributed import free_port
+
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+
+
+def test_data_parallel_on_two_processes_matches_one_process():
+    distributed, sizes, state, X, y = _dp_problem()
+    workers = distributed.train_data_parallel(_AVERAGE, sizes, state, X, y, steps=5, lr=0.5, batch_size=8, timeout=60)
+    single = distributed.sgd_reference(sizes, state, X, y, steps=5, lr=0.5, batch_size=8)
+    assert len(workers) == 2
+    for k in single:
+        assert np.allclose(workers[0][k].numpy(), single[k].numpy(), rtol=1e-10, atol=1e-12)
+        assert np.array_equal(workers[0][k].numpy(), workers[1][k].numpy())
+    assert any(not np.allclose(state[k].numpy(), single[k].numpy()) for k in single)
+
+
+def test_data_parallel_summing_gradients_diverges_from_one_process():
+    distributed, sizes, state, X, y = _dp_problem()
+    summed = _AVERAGE.replace(".mean(dim=0)", ".sum(dim=0)")
+    workers = distributed.train_data_parallel(summed, sizes, state, X, y, steps=5, lr=0.5, batch_size=8, timeout=60)
+    single = distributed.sgd_reference(sizes, state, X, y, steps=5, lr=0.5, batch_size=8)
+    assert any(not np.allclose(workers[0][k].numpy(), single[k].numpy()) for k in single)
+
+
+def test_data_parallel_reports_a_failing_worker_quickly():
+    import time
+
+    distributed, sizes, state, X, y = _dp_problem()
+    broken = "def average_gradients(grads_per_worker):\n    raise NotImplementedError()\n"
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="NotImplementedError"):
+        distributed.train_data_parallel(broken, sizes, state, X, y, steps=2, lr=0.5, batch_size=8, timeout=60)
+    assert time.monotonic() - start < 60
+
+
+def test_data_parallel_needs_equal_shares():
+    distributed, sizes, state, X, y = _dp_problem()
+    with pytest.raises(ValueError, match="multiple of world_size"):
+        distributed.train_data_parallel(_AVERAGE, sizes, state, X, y, steps=1, lr=0.5, batch_size=7)
