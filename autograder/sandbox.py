@@ -30,7 +30,6 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "sandbox_runner.py"
 LAUNCHER = HERE / "kernel_launcher.py"
-MARKER = "@@GRADER-RESULT@@"
 BASE_UID = 61000
 SYSTEM_DIRS = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/dev", "/opt/conda"]
 
@@ -58,6 +57,7 @@ class RunResult:
     notebook: nbformat.NotebookNode | None
     protections: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    tests: dict = field(default_factory=dict)   # grade_id -> {"visible": error|None, "hidden": ..., "ran": bool}
 
 
 def _works(cmd: list[str]) -> bool:
@@ -166,15 +166,24 @@ def run(nb: nbformat.NotebookNode, limits: Limits, slot: int, workspace: Path, m
         nbformat.write(nb, job / "input.ipynb")
         settings = settings_for(mode, limits, slot, job, workspace)
         (job / "settings.json").write_text(json.dumps(settings))
-        cmd = [sys.executable, "-I", str(RUNNER), str(job / "settings.json")]
+        # The runner's result comes back through a file it inherits as an open descriptor: nothing
+        # the notebook prints can be mistaken for it, and the kernel never holds that descriptor.
+        result_fd = os.open(job / "result.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        cmd = [sys.executable, "-I", str(RUNNER), str(job / "settings.json"), str(result_fd)]
         ns = ["--net", "--pid", "--mount", "--ipc", "--uts", "--fork", "--kill-child"]
         if mode == "full":
             cmd = ["unshare", *ns, *cmd]
         elif mode == "userns":
             cmd = ["unshare", "--user", "--map-root-user", *ns, *cmd]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(job)}
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=env, cwd=str(job))
+        threads = str(limits.threads)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(job),
+               "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+               "COURSE_NUM_THREADS": threads, "COURSE_GRADING": "1", "MPLBACKEND": "Agg"}
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, env=env, cwd=str(job), pass_fds=(result_fd,))
+        finally:
+            os.close(result_fd)
         try:
             out, err = proc.communicate(timeout=limits.deadline + 120)
         except subprocess.TimeoutExpired:
@@ -185,17 +194,17 @@ def run(nb: nbformat.NotebookNode, limits: Limits, slot: int, workspace: Path, m
         finally:
             if mode == "limits":
                 _kill_leftovers(proc.pid)
-        text = out.decode("utf-8", "replace")
-        idx = text.rfind(MARKER)
-        if idx < 0:
+        try:
+            payload = json.loads((job / "result.json").read_bytes() or b"null")
+            r = payload["result"]
+        except (ValueError, TypeError, KeyError):
             tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
             return RunResult("sandbox-error", None, f"the sandbox runner exited {proc.returncode} without a result: "
                              + " | ".join(tail), None, describe(mode, limits))
-        payload = json.loads(text[idx + len(MARKER):])
-        r = payload["result"]
         nb_out = nbformat.reads(payload["notebook"], as_version=4) if payload.get("notebook") else None
         return RunResult(r["status"], r["cell"], r["message"], nb_out,
-                         describe(mode, limits) + r.get("protections", []), r.get("seconds", 0.0))
+                         describe(mode, limits) + r.get("protections", []), r.get("seconds", 0.0),
+                         r.get("tests", {}))
     finally:
         shutil.rmtree(job, ignore_errors=True)
 

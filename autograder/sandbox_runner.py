@@ -90,12 +90,32 @@ def prepare(s):
     return protections
 
 
+SERVE = "__import__('autograder.remote', fromlist=['serve']).serve({address!r}, globals())"
+
+
+def _no_dumping():
+    """Same-uid processes (the kernel, at the weaker isolation levels) cannot ptrace us."""
+    try:
+        _libc().prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+    except Exception:
+        pass
+
+
+def write_result(fd, payload: dict) -> None:
+    data = json.dumps(payload).encode()
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
 def main():
     with open(sys.argv[1]) as f:
         s = json.load(f)
+    result_fd = int(sys.argv[2])
+    os.set_inheritable(result_fd, False)  # the result goes to the grader only, never to the kernel
+    _no_dumping()
     with open(s["notebook"]) as f:
         nb_json = f.read()
-    result = {"status": "completed", "cell": None, "message": "", "protections": []}
+    result = {"status": "completed", "cell": None, "message": "", "protections": [], "tests": {}}
     import nbformat  # imported before the chroot; every path it needs is bound anyway
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -121,21 +141,29 @@ def main():
         os.makedirs(runtime)
         os.environ.update({"JUPYTER_PATH": os.path.join(private), "JUPYTER_RUNTIME_DIR": runtime,
                            "JUPYTER_CONFIG_DIR": runtime, "JUPYTER_DATA_DIR": private, "HOME": private})
+        address = "grader-" + os.urandom(16).hex()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind("\0" + address)
+        listener.listen(4)
     except OSError as exc:
         result.update(status="sandbox-error", message=f"could not set up the sandbox: {exc}")
-        print(MARKER + json.dumps({"result": result, "notebook": None}), flush=True)
+        write_result(result_fd, {"result": result, "notebook": None})
         return
 
     cap = s["max_output_bytes"]
 
     class CappedClient(NotebookClient):
-        """Keeps at most ``cap`` bytes of output per notebook; errors are always kept."""
+        """Keeps at most ``cap`` bytes of output per notebook, error outputs included."""
 
         used = 0
         truncated: set = set()
+        discard = False
 
         def process_message(self, msg, cell, cell_index):
-            if msg.get("msg_type") in ("stream", "display_data", "execute_result", "update_display_data"):
+            if CappedClient.discard and msg.get("msg_type") in ("stream", "display_data", "execute_result",
+                                                                  "update_display_data", "error", "clear_output"):
+                return None  # output of the student's code while a test calls it: never kept
+            if msg.get("msg_type") in ("stream", "display_data", "execute_result", "update_display_data", "error"):
                 size = len(json.dumps(msg.get("content", {})))
                 CappedClient.used += size
                 if CappedClient.used > cap:
@@ -146,22 +174,40 @@ def main():
                     return None
             return super().process_message(msg, cell, cell_index)
 
+    from autograder.trusted import TrustedTests
+
+    tests = TrustedTests()
     nb = nbformat.reads(nb_json, as_version=4)
     client = CappedClient(nb, timeout=s["cell_timeout"], kernel_name="grader-sandbox", allow_errors=True,
                           record_timing=False, shutdown_kernel="immediate", startup_timeout=120,
                           resources={"metadata": {"path": work}})
     deadline = time.monotonic() + s["deadline"]
     t0 = time.monotonic()
+    cells = nb.cells
     try:
         with client.setup_kernel(cwd=work):
-            for index, cell in enumerate(nb.cells):
+            index = 0
+            while index < len(cells):
+                cell = cells[index]
+                role = cell.metadata.get("grader", {})
                 if cell.cell_type != "code":
+                    index += 1
                     continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     result.update(status="timed-out", cell=index, message=f"the notebook's {s['deadline']} s deadline passed")
                     break
                 client.timeout = int(max(1, min(s["cell_timeout"], remaining)))
+                if role.get("role") == "test":
+                    group = [index]
+                    while (group[-1] + 1 < len(cells) and cells[group[-1] + 1].metadata.get("grader", {}).get("grade_id")
+                           == role.get("grade_id") and cells[group[-1] + 1].metadata["grader"].get("role") == "test"):
+                        group.append(group[-1] + 1)
+                    stop = run_test(client, tests, listener, address, cells, group, index, result, s, CappedClient)
+                    if stop:
+                        break
+                    index = group[-1] + 1
+                    continue
                 try:
                     client.execute_cell(cell, index)
                 except CellTimeoutError:
@@ -172,12 +218,112 @@ def main():
                 except DeadKernelError:
                     result.update(status="kernel-died", cell=index, message="the kernel exited or was killed")
                     break
+                if role.get("role") == "locked":
+                    tests.replay_locked(cell.source)
+                index += 1
     except Exception as exc:  # kernel failed to start, protocol broke: not the student's fault
         if result["status"] == "completed":
-            result.update(status="sandbox-error", message=f"{type(exc).__name__}: {str(exc)[:300]}")
+            import traceback
+
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            result.update(status="sandbox-error", message=f"{type(exc).__name__}: {str(exc)[:300]} "
+                          f"({os.path.basename(where.filename)}:{where.lineno})")
     result["seconds"] = round(time.monotonic() - t0, 2)
-    print(MARKER + json.dumps({"result": result, "notebook": nbformat.writes(nb)}), flush=True)
+    write_result(result_fd, {"result": result, "notebook": nbformat.writes(nb)})
     os._exit(0)
+
+
+def run_test(client, tests, listener, address, cells, group, index, result, s, capped) -> bool:
+    """Run one test cell (its visible and hidden parts) in this trusted process while the kernel
+    serves the calls it makes. Returns True when the run must stop (time limit, dead kernel)."""
+    import threading
+
+    import nbformat
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    from autograder import remote
+
+    gid = cells[index].metadata["grader"]["grade_id"]
+    parts = [(cells[i].metadata["grader"].get("part", "visible"), cells[i].source) for i in group]
+    limit = client.timeout
+    deadline = time.monotonic() + limit
+    box: dict = {}
+
+    def trusted_side():
+        listener.settimeout(max(1.0, limit))
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            box["run"] = None
+            return
+        conn.settimeout(None)
+        box["conn"] = conn
+        peer = remote.Peer(conn, trusted=True)
+        try:
+            box["run"] = tests.run_test(gid, parts, peer, deadline)
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    worker = threading.Thread(target=trusted_side, daemon=True)
+    worker.start()
+    serve = nbformat.v4.new_code_cell(SERVE.format(address=address))
+    stop = None
+    capped.discard = True
+    original = cells[index]
+    try:
+        client.execute_cell(serve, index)
+    except CellTimeoutError:
+        stop = ("timed-out", f"the cell time limit ({s['cell_timeout']} s) was reached")
+    except DeadKernelError:
+        stop = ("kernel-died", "the kernel exited or was killed")
+    finally:
+        capped.discard = False
+        cells[index] = original  # nbclient stores the cell it ran at that index
+    worker.join(timeout=2.0)
+    if worker.is_alive():  # the kernel stopped serving early: unblock the trusted side
+        conn = box.get("conn")
+        if conn is not None:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        else:
+            # accept() is still waiting: connect once so it returns, then the peer sees the close
+            try:
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.connect("\0" + address)
+                c.close()
+            except OSError:
+                pass
+        worker.join(timeout=5.0)
+    run = box.get("run")
+    record = {"visible": None, "hidden": None, "ran": run is not None}
+    for i in group:
+        part = cells[i].metadata["grader"].get("part", "visible")
+        cells[i].outputs = []
+        pr = run.parts.get(part) if run is not None else None
+        if run is None:
+            err = ("GraderError", "the student's process did not serve the test")
+        elif pr is None:
+            err = ("NotRun", "an earlier part of this test stopped it")
+        else:
+            err = pr.error
+            if pr.output:
+                cells[i].outputs.append(nbformat.v4.new_output("stream", name="stdout", text=pr.output))
+        if err is not None:
+            cells[i].outputs.append(nbformat.v4.new_output("error", ename=err[0], evalue=err[1],
+                                                           traceback=[f"{err[0]}: {err[1]}"]))
+        record[part] = None if err is None else f"{err[0]}: {err[1]}"[:2000]
+    result["tests"][gid] = record
+    if stop is None and run is not None and run.status == "timed-out":
+        stop = ("timed-out", f"the cell time limit ({s['cell_timeout']} s) was reached")
+    if stop is not None:
+        result.update(status=stop[0], cell=index, message=stop[1])
+        return True
+    return False
 
 
 if __name__ == "__main__":
