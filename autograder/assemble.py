@@ -78,6 +78,10 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
     seen: set[str] = set()
     malformed = 0
     for cell in submission.cells:
+        if not isinstance(cell, dict) or not isinstance(cell.get("source", ""), str) \
+                or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            malformed += 1
+            continue
         if _malformed(cell):
             malformed += 1
             cell = nbformat.from_dict({**cell, "metadata": {}})

@@ -37,7 +37,12 @@ def _limits(args: argparse.Namespace):
 
     cfg = nbgrader_config(Path(__file__).resolve().parents[1])
     cell_timeout = args.cell_timeout or int(cfg.Execute.timeout)
-    threads = 1 if args.jobs > 1 else int(os.environ.get("COURSE_NUM_THREADS", "2"))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if args.jobs > cores:
+        raise CourseError(f"--jobs {args.jobs} is more than the {cores} cores here: workers would compete for them "
+                          f"and grades would depend on the load. Use --jobs {cores} or fewer.")
+    # threads per worker x workers <= cores: the grade never depends on oversubscribed cores
+    threads = max(1, min(int(os.environ.get("COURSE_NUM_THREADS", "2")), cores // args.jobs))
     return Limits(cell_timeout=cell_timeout, deadline=args.deadline, memory_mb=args.memory_mb, threads=threads)
 
 
@@ -166,8 +171,8 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("assignment", help="assignment id, e.g. m1_neurons")
     g.add_argument("submissions", help="folder of <student>/<id>.ipynb (or <student>.ipynb), or a .zip of one")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded at once (one torch thread each)")
-    g.add_argument("--deadline", type=int, default=600, help="seconds for a whole notebook (default 600)")
-    g.add_argument("--cell-timeout", type=int, default=None, help="seconds for one cell (default: nbgrader_config)")
+    g.add_argument("--deadline", type=int, default=600, help="CPU seconds for a whole notebook (default 600)")
+    g.add_argument("--cell-timeout", type=int, default=None, help="CPU seconds for one cell (default: nbgrader_config)")
     g.add_argument("--memory-mb", type=int, default=4096, help="memory for one kernel (default 4096)")
     g.set_defaults(func=_cmd_grade)
 

@@ -23,6 +23,7 @@ and dict arguments are copied back too when the student's function changed them 
 """
 from __future__ import annotations
 
+import io
 import json
 import socket
 import struct
@@ -129,7 +130,9 @@ class Encoder:
             import cloudpickle
 
             try:
-                msg["pickles"] = self.buf(cloudpickle.dumps(self.byvalue))
+                out = io.BytesIO()
+                _Pickler(out, protocol=5).dump(self.byvalue)
+                msg["pickles"] = self.buf(out.getvalue())
             except Exception as exc:
                 raise TypeError(f"a test passed an object that cannot be sent to the student's code: "
                                 f"{type(exc).__name__}: {exc}") from None
@@ -186,6 +189,37 @@ class Encoder:
             if t is torch.dtype:
                 return {"$": "tdtype", "v": str(x).replace("torch.", "")}
         return self.peer.export(x, self)
+
+
+def _rebuild(cls, state):
+    """Student side: an object sent by value with its whole ``__dict__`` (see ``_Pickler``)."""
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    return obj
+
+
+def _pickler():
+    import cloudpickle
+
+    class Pickler(cloudpickle.CloudPickler):
+        """Optimisers pickle only part of their state (a test's subclass may add attributes such
+        as a list of the gradients it saw): send the whole ``__dict__``."""
+
+        def reducer_override(self, obj):
+            torch = _torch()
+            if torch is not None and isinstance(obj, torch.optim.Optimizer) and not isinstance(obj, type):
+                return (_rebuild, (type(obj), dict(obj.__dict__)))
+            return super().reducer_override(obj)
+
+    return Pickler
+
+
+class _LazyPickler:
+    def __call__(self, *a, **k):
+        return _pickler()(*a, **k)
+
+
+_Pickler = _LazyPickler()
 
 
 class _no_torch_function:
@@ -748,12 +782,11 @@ def student_error(name: str, msg: str) -> BaseException:
         if base is StopIteration:
             bases = (StopIteration,)
         try:
-            cls = type(f"Student{name}" if base is None else name, bases, {"remote_type": name})
+            cls = type(name if name.isidentifier() else "StudentError", bases, {"remote_type": name})
         except TypeError:
-            cls = type(f"Student{name}", (StudentError,), {"remote_type": name})
+            cls = type("StudentError", (StudentError,), {"remote_type": name})
         _ERROR_CLASSES[name] = cls
-    text = f"{name}: {msg}" if not issubclass(cls, StopIteration) else msg
-    return cls(text)
+    return cls(msg)
 
 
 def _message(exc: BaseException) -> str:

@@ -101,6 +101,76 @@ def _no_dumping():
         pass
 
 
+class CpuWatch:
+    """Decides time limits on the CPU time the kernel (and its children) used, so that a grade does
+    not depend on how busy the machine is. Over a cell's budget: interrupt, then kill."""
+
+    def __init__(self, cell_limit: float, notebook_limit: float):
+        import threading
+
+        self.cell_limit, self.notebook_limit = cell_limit, notebook_limit
+        self.pid = None
+        self.base = self.start = 0.0
+        self.active = False
+        self.exceeded: str | None = None
+        self.stopped = threading.Event()
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def cpu(self) -> float:
+        import psutil
+
+        try:
+            p = psutil.Process(self.pid)
+            t = p.cpu_times()
+            total = t.user + t.system + t.children_user + t.children_system
+            for c in p.children(recursive=True):
+                try:
+                    ct = c.cpu_times()
+                    total += ct.user + ct.system
+                except psutil.Error:
+                    pass
+            return total
+        except psutil.Error:
+            return self.base
+
+    def attach(self, pid: int) -> None:
+        self.pid = pid
+        self.start = self.cpu()
+
+    def begin(self) -> None:
+        self.base = self.cpu()
+        self.active = True
+
+    def end(self) -> float:
+        self.active = False
+        return self.cpu() - self.base
+
+    def _loop(self) -> None:
+        import signal
+
+        while not self.stopped.wait(0.25):
+            if not self.active or self.pid is None:
+                continue
+            used = self.cpu()
+            if used - self.base > self.cell_limit:
+                self.exceeded = f"the cell CPU time limit ({self.cell_limit:g} s) was reached"
+            elif used - self.start > self.notebook_limit:
+                self.exceeded = f"the notebook's CPU time limit ({self.notebook_limit:g} s) was reached"
+            else:
+                continue
+            try:
+                os.kill(self.pid, signal.SIGINT)
+            except OSError:
+                pass
+            if not self.stopped.wait(2.0) and self.active:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            while self.active and not self.stopped.wait(0.25):
+                pass
+
+
 def write_result(fd, payload: dict) -> None:
     data = json.dumps(payload).encode()
     with os.fdopen(fd, "wb") as f:
@@ -181,11 +251,18 @@ def main():
     client = CappedClient(nb, timeout=s["cell_timeout"], kernel_name="grader-sandbox", allow_errors=True,
                           record_timing=False, shutdown_kernel="immediate", startup_timeout=120,
                           resources={"metadata": {"path": work}})
-    deadline = time.monotonic() + s["deadline"]
+    # CPU time decides; the wall clock is only a generous backstop (a loaded machine is slower).
+    wall_cell = max(3 * s["cell_timeout"], s["cell_timeout"] + 60)
+    deadline = time.monotonic() + 3 * s["deadline"]
+    watch = CpuWatch(s["cell_timeout"], s["deadline"])
     t0 = time.monotonic()
     cells = nb.cells
     try:
         with client.setup_kernel(cwd=work):
+            try:
+                watch.attach(client.km.provisioner.process.pid)
+            except AttributeError:
+                watch.attach(client.km.kernel.pid)
             index = 0
             while index < len(cells):
                 cell = cells[index]
@@ -195,28 +272,38 @@ def main():
                     continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    result.update(status="timed-out", cell=index, message=f"the notebook's {s['deadline']} s deadline passed")
+                    result.update(status="timed-out", cell=index, message=f"the notebook's wall-clock backstop ({3 * s['deadline']} s) passed")
                     break
-                client.timeout = int(max(1, min(s["cell_timeout"], remaining)))
+                client.timeout = int(max(1, min(wall_cell, remaining)))
+                watch.exceeded = None
                 if role.get("role") == "test":
                     group = [index]
                     while (group[-1] + 1 < len(cells) and cells[group[-1] + 1].metadata.get("grader", {}).get("grade_id")
                            == role.get("grade_id") and cells[group[-1] + 1].metadata["grader"].get("role") == "test"):
                         group.append(group[-1] + 1)
-                    stop = run_test(client, tests, listener, address, cells, group, index, result, s, CappedClient)
+                    stop = run_test(client, tests, listener, address, cells, group, index, result, s, CappedClient, watch)
                     if stop:
                         break
                     index = group[-1] + 1
                     continue
+                watch.begin()
                 try:
                     client.execute_cell(cell, index)
                 except CellTimeoutError:
-                    limit = "cell" if client.timeout == s["cell_timeout"] else "notebook"
-                    secs = s["cell_timeout"] if limit == "cell" else s["deadline"]
-                    result.update(status="timed-out", cell=index, message=f"the {limit} time limit ({secs} s) was reached")
+                    watch.end()
+                    result.update(status="timed-out", cell=index, message=watch.exceeded or
+                                  f"the wall-clock backstop ({client.timeout} s) was reached")
                     break
                 except DeadKernelError:
-                    result.update(status="kernel-died", cell=index, message="the kernel exited or was killed")
+                    watch.end()
+                    if watch.exceeded:
+                        result.update(status="timed-out", cell=index, message=watch.exceeded)
+                    else:
+                        result.update(status="kernel-died", cell=index, message="the kernel exited or was killed")
+                    break
+                watch.end()
+                if watch.exceeded:
+                    result.update(status="timed-out", cell=index, message=watch.exceeded)
                     break
                 if role.get("role") == "locked":
                     tests.replay_locked(cell.source)
@@ -228,12 +315,14 @@ def main():
             where = traceback.extract_tb(exc.__traceback__)[-1]
             result.update(status="sandbox-error", message=f"{type(exc).__name__}: {str(exc)[:300]} "
                           f"({os.path.basename(where.filename)}:{where.lineno})")
+    watch.stopped.set()
     result["seconds"] = round(time.monotonic() - t0, 2)
+    result["cpu_seconds"] = round(watch.cpu() - watch.start, 2) if watch.pid else 0.0
     write_result(result_fd, {"result": result, "notebook": nbformat.writes(nb)})
     os._exit(0)
 
 
-def run_test(client, tests, listener, address, cells, group, index, result, s, capped) -> bool:
+def run_test(client, tests, listener, address, cells, group, index, result, s, capped, watch) -> bool:
     """Run one test cell (its visible and hidden parts) in this trusted process while the kernel
     serves the calls it makes. Returns True when the run must stop (time limit, dead kernel)."""
     import threading
@@ -273,14 +362,18 @@ def run_test(client, tests, listener, address, cells, group, index, result, s, c
     stop = None
     capped.discard = True
     original = cells[index]
+    watch.begin()
     try:
         client.execute_cell(serve, index)
     except CellTimeoutError:
-        stop = ("timed-out", f"the cell time limit ({s['cell_timeout']} s) was reached")
+        stop = ("timed-out", watch.exceeded or f"the wall-clock backstop ({client.timeout} s) was reached")
     except DeadKernelError:
-        stop = ("kernel-died", "the kernel exited or was killed")
+        stop = ("timed-out", watch.exceeded) if watch.exceeded else ("kernel-died", "the kernel exited or was killed")
     finally:
+        watch.end()
         capped.discard = False
+        if stop is None and watch.exceeded:
+            stop = ("timed-out", watch.exceeded)
         cells[index] = original  # nbclient stores the cell it ran at that index
     worker.join(timeout=2.0)
     if worker.is_alive():  # the kernel stopped serving early: unblock the trusted side
@@ -319,7 +412,7 @@ def run_test(client, tests, listener, address, cells, group, index, result, s, c
         record[part] = None if err is None else f"{err[0]}: {err[1]}"[:2000]
     result["tests"][gid] = record
     if stop is None and run is not None and run.status == "timed-out":
-        stop = ("timed-out", f"the cell time limit ({s['cell_timeout']} s) was reached")
+        stop = ("timed-out", f"the wall-clock backstop ({limit} s) was reached")
     if stop is not None:
         result.update(status=stop[0], cell=index, message=stop[1])
         return True
