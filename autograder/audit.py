@@ -28,7 +28,7 @@ from autograder import examples, sandbox
 from autograder.assemble import assemble, nbg
 from autograder.course import Course, CourseError
 from autograder.feedback import LeakError, render, secrets_for
-from autograder.grade import autograded_path, grade_batch
+from autograder.grade import grade_batch
 from autograder.gradebook import Gradebook
 from autograder.scoring import DIED, FLAGGED, GRADED, TIMED_OUT, UNREADABLE
 
@@ -518,12 +518,12 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
     tmp = Path(tempfile.mkdtemp(prefix="audit-"))
     # The audit grades into a scratch workspace: the course's real gradebook is never touched.
     course = Course(course.root, workspace_dir=tmp / "workspace")
-    gradebook = Gradebook(course.workspace / "gradebook.db")
+    gradebook = Gradebook(course.gradebook_path)
     stop, srv, port = _listener()
     try:
         folder = tmp / "submissions"
         folder.mkdir()
-        secret = [str(course.source(assignment)), str(course.solutions), str(course.workspace / "gradebook.db"),
+        secret = [str(course.source(assignment)), str(course.solutions), str(course.gradebook_path),
                   str(folder), str(course.root / "tests")]
         ctx = Context(course, assignment, reference, base, release, wrong_id, secret, port, folder)
         all_cases = cases()
@@ -559,9 +559,9 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
             log(m)
 
         try:
-            outcomes = grade_batch(course, assignment, folder, limits, jobs=jobs, log=log_both)
+            grade_batch(course, assignment, folder, limits, jobs=jobs, log=log_both)
         except Exception as exc:  # counted, not hidden
-            crashes, outcomes = 1, []
+            crashes = 1
             log(f"batch crashed: {type(exc).__name__}: {exc}")
         batch_seconds = time.perf_counter() - t0
         leftover = _sandbox_processes()
@@ -596,11 +596,12 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
                 above += 1
             if case.flagged and not r["flags"]:
                 problems.append("not flagged")
-            graded_nb = autograded_path(course, assignment, case.name)
-            if graded_nb.exists() and _printed(graded_nb, SNOOP):
+            graded_nb = gradebook.notebook(assignment, case.name)
+            if graded_nb is not None and _printed(graded_nb, SNOOP):
                 problems.append("snooping reached a private file or the network")
-            if graded_nb.exists() and graded_nb.stat().st_size > (limits.max_output_mb + 4) * 1024 * 1024:
-                problems.append(f"graded notebook of {graded_nb.stat().st_size / 1e6:.0f} MB: over the output cap")
+            size = len(nbformat.writes(graded_nb)) if graded_nb is not None else 0
+            if size > (limits.max_output_mb + 4) * 1024 * 1024:
+                problems.append(f"graded notebook of {size / 1e6:.0f} MB: over the output cap")
             results.append(CaseResult(case, r["status"], s, r["flags"], not problems, problems))
         leaks, active = _leaks(course, assignment, source, release, [c.name for c in all_cases], tmp)
         raw_control = sum(any(ch in line for ch in ("\x1b", "\x07")) for line in logged)
@@ -639,9 +640,8 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _printed(path: Path, marker: str) -> bool:
+def _printed(nb, marker: str) -> bool:
     """Whether any output (not source) of a graded notebook contains ``marker``."""
-    nb = nbformat.read(path, as_version=4)
     return any(marker in json.dumps(o) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
@@ -671,11 +671,12 @@ def _leaks(course, assignment, source, release, students, tmp) -> tuple[int, int
     import re
 
     leaks = active = 0
+    book = Gradebook(course.gradebook_path)
     for s in students:
-        graded = autograded_path(course, assignment, s)
-        if not graded.exists():
+        graded = book.notebook(assignment, s)
+        if graded is None:
             continue
-        secrets_ = secrets_for(nbformat.read(graded, as_version=4), source, release)
+        secrets_ = secrets_for(graded, source, release)
         try:
             html = render(graded, tmp / "fb" / f"{s}.html", source, release).read_text()
         except LeakError:

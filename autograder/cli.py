@@ -55,7 +55,7 @@ def _cmd_grade(args: argparse.Namespace, course: Course) -> int:
     assignment = course.check(args.assignment)
     t0 = time.perf_counter()
     outcomes = grade_batch(course, assignment, Path(args.submissions), _limits(args), jobs=args.jobs)
-    rows = [r for r in Gradebook(course.workspace / "gradebook.db").rows(assignment)
+    rows = [r for r in Gradebook(course.gradebook_path).rows(assignment)
             if r["student"] in {o.student for o in outcomes}]
     print()
     print(table(rows))
@@ -70,7 +70,7 @@ def _cmd_status(args: argparse.Namespace, course: Course) -> int:
     from autograder.gradebook import Gradebook
 
     assignment = course.check(args.assignment) if args.assignment else None
-    rows = Gradebook(course.workspace / "gradebook.db").rows(assignment)
+    rows = Gradebook(course.gradebook_path).rows(assignment)
     if args.failed:
         rows = [r for r in rows if r["score"] is None or r["status"] != "graded"]
     if not rows:
@@ -86,20 +86,21 @@ def _cmd_feedback(args: argparse.Namespace, course: Course) -> int:
     import nbformat
 
     from autograder.feedback import LeakError, render
-    from autograder.grade import autograded_path
+    from autograder.gradebook import Gradebook
 
     assignment = course.check(args.assignment)
-    graded_dir = course.workspace / "autograded" / assignment
-    students = [args.student] if args.student else sorted(p.stem for p in graded_dir.glob("*.ipynb"))
-    if not students:
+    book = Gradebook(course.gradebook_path)
+    rows = {r["student"]: r for r in book.rows(assignment)}
+    students = [args.student] if args.student else sorted(s for s, r in rows.items() if r["has_notebook"])
+    if not rows:
         raise CourseError(f"nothing graded for {assignment} yet: run `course-grader grade {assignment} <submissions>`.")
     source = nbformat.read(course.source(assignment), as_version=4)
     release = nbformat.read(course.release(assignment), as_version=4)
-    out_dir = Path(args.out) if args.out else course.workspace / "feedback" / assignment
+    out_dir = Path(args.out) if args.out else course.feedback_dir(assignment)
     problems = 0
     for student in students:
-        graded = autograded_path(course, assignment, student)
-        if not graded.exists():
+        graded = book.notebook(assignment, student)
+        if graded is None:
             print(f"{student}: no graded notebook (was it graded? unreadable ones have none)")
             problems += 1
             continue
@@ -117,7 +118,7 @@ def _cmd_export(args: argparse.Namespace, course: Course) -> int:
     from autograder.gradebook import Gradebook
 
     assignment = course.check(args.assignment) if args.assignment else None
-    rows = Gradebook(course.workspace / "gradebook.db").rows(assignment)
+    rows = Gradebook(course.gradebook_path).rows(assignment)
     out = Path(args.out)
     write_csv(rows, out)
     print(f"wrote {len(rows)} rows to {out}")
@@ -131,7 +132,7 @@ def _cmd_demo(args: argparse.Namespace, course: Course) -> int:
     root = ["--root", str(course.root)]
 
     assignments = course.resolve(args.assignment)
-    demo = course.workspace / "demo"
+    demo = course.demo
     for a in assignments:
         release(course, a, out_root=demo / "released")
         paths = write_examples(course, a, demo / "submissions" / a)

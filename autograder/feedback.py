@@ -4,7 +4,7 @@ From the executed (autograded) notebook: each hidden part of a test becomes one 
 tests: passed" or "failed"), with no source, output or traceback. Nothing the submission's code
 could write once it was being tested reaches the student: outputs of every cell that ran after the
 first test began are left out (the test results themselves come from the grader's trusted process),
-JavaScript outputs are dropped, and markdown and HTML are sanitised by nbconvert's sanitiser.
+JavaScript outputs are dropped, and the submission's markdown and HTML are sanitised (bleach).
 Every remaining output is still scanned for lines of hidden-test source, and before anything is
 written the rendered HTML is scanned once more: a leak stops the write with an error.
 """
@@ -65,10 +65,29 @@ ACTIVE_MIME = re.compile(r"javascript|ecmascript|jupyter\.widget|vnd\.plotly|bok
 WITHHELD = "*Outputs of cells that ran after testing began are not shown in feedback.*"
 
 
+SAFE_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2",
+             "h3", "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table",
+             "tbody", "td", "th", "thead", "tr", "ul"}
+
+
+def sanitise(text: str) -> str:
+    """HTML (or markdown holding HTML) written by a submission, with only inert tags left: no
+    script, no event handlers, no images or frames that load anything (bleach)."""
+    import bleach
+
+    return bleach.clean(str(text), tags=SAFE_TAGS, attributes={"a": ["title"], "td": ["align"], "th": ["align"]},
+                        protocols=[], strip=True)
+
+
 def _clean_output(o):
-    """An output without active content (JavaScript, widget views); None if nothing is left."""
+    """An output without active content (JavaScript, widget views, SVG), its HTML sanitised; None
+    if nothing is left."""
     if o.get("output_type") in ("display_data", "execute_result"):
-        data = {k: v for k, v in (o.get("data") or {}).items() if not ACTIVE_MIME.search(k)}
+        data = {}
+        for k, v in (o.get("data") or {}).items():
+            if ACTIVE_MIME.search(k) or k == "image/svg+xml":
+                continue
+            data[k] = sanitise(v if isinstance(v, str) else "".join(v)) if k in ("text/html", "text/markdown") else v
         if not data:
             return None
         o = nbformat.from_dict({**o, "data": data, "metadata": {}})
@@ -92,7 +111,8 @@ def student_view(graded: nbformat.NotebookNode, secrets_: set[str]) -> nbformat.
             out.cells.append(nbformat.v4.new_markdown_cell(f"*Hidden tests for `{role['grade_id']}`: {verdict}.*"))
             continue
         if cell.cell_type == "markdown":
-            new = nbformat.v4.new_markdown_cell(cell.source)
+            # a written answer is the student's; the rest is the instructor's source
+            new = nbformat.v4.new_markdown_cell(sanitise(cell.source) if kind == "written" else cell.source)
         elif cell.cell_type == "code":
             new = nbformat.v4.new_code_cell(cell.source)
             if kind == "test" or not testing:
@@ -141,18 +161,21 @@ def _escape(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+!|~-])", r"\\\1", html.escape(str(text), quote=False))
 
 
-def render(graded_path: Path, out_path: Path, source: nbformat.NotebookNode, release: nbformat.NotebookNode) -> Path:
-    """Write the HTML feedback for one graded notebook; raise LeakError rather than write a leak."""
+def render(graded: nbformat.NotebookNode, out_path: Path, source: nbformat.NotebookNode,
+           release: nbformat.NotebookNode) -> Path:
+    """Write the HTML feedback for one graded notebook (from the gradebook); raise LeakError rather
+    than write a leak."""
     from nbconvert import HTMLExporter
 
-    graded = nbformat.read(graded_path, as_version=4)
     secrets_ = secrets_for(graded, source, release)
     view = student_view(graded, secrets_)
-    body, _ = HTMLExporter(template_name="lab", sanitize_html=True).from_notebook_node(view)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(view)
     plain = html.unescape(body)
     leaked = [s for s in secrets_ if s in plain]
     if leaked:
-        raise LeakError(f"feedback for {graded_path.stem} would contain hidden-test text ({leaked[0][:40]!r}...); not written")
+        who = graded.metadata.get("grader", {}).get("student", "?")
+        raise LeakError(f"feedback for {who} would contain hidden-test text "
+                        f"({leaked[0][:40]!r}...); not written")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(body, encoding="utf-8")
     return out_path

@@ -75,7 +75,7 @@ def extract_zip(zip_path: Path, dest: Path, broken: dict | None = None) -> Path:
     try:
         zf = zipfile.ZipFile(zip_path)
     except zipfile.BadZipFile:
-        raise CourseError(f"{zip_path} is not a valid zip file: re-download it, or unzip it and pass the folder.")
+        raise CourseError(f"{zip_path} is not a valid zip file: re-download it, or unzip it and pass the folder.") from None
     with zf:
         total = sum(i.file_size for i in zf.infolist())
         if total > MAX_ZIP_BYTES:

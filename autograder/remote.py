@@ -115,7 +115,7 @@ def _float(x: float):
 class Encoder:
     """Turns a value into a JSON tree plus buffers. ``export(obj)`` gives the id for a handle."""
 
-    def __init__(self, peer: "Peer"):
+    def __init__(self, peer: Peer):
         self.peer = peer
         self.bufs: list[bytes] = []
         self.byvalue: list = []      # (path, obj) pickled by value (trusted side only)
@@ -127,7 +127,6 @@ class Encoder:
     def finish(self, msg: dict) -> None:
         """Pickle the objects that go by value, all together (so shared references stay shared)."""
         if self.byvalue:
-            import cloudpickle
 
             try:
                 out = io.BytesIO()
@@ -237,7 +236,7 @@ class _no_torch_function:
 
 
 class Decoder:
-    def __init__(self, peer: "Peer", bufs: list[bytes], pickles=None):
+    def __init__(self, peer: Peer, bufs: list[bytes], pickles=None):
         self.peer, self.bufs, self.items = peer, bufs, 0
         self.pickles, self.unpickled, self.byvalue = pickles, None, []
 
@@ -652,7 +651,7 @@ class Peer:
             self.sock.settimeout(left)
         try:
             return recv_frame(self.sock, MAX_FRAME if self.trusted else 1 << 40)
-        except socket.timeout:
+        except TimeoutError:
             raise TimeLimit("the student's code ran past the time limit") from None
         except (OSError, ValueError, UnicodeDecodeError, struct.error) as exc:
             if isinstance(exc, Closed):

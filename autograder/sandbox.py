@@ -155,10 +155,11 @@ def describe(mode: str, limits: Limits) -> list[str]:
     ]
 
 
-def run(nb: nbformat.NotebookNode, limits: Limits, slot: int, workspace: Path, mode: str | None = None) -> RunResult:
-    """Execute ``nb`` in the sandbox; never raises for anything the notebook does."""
+def run(nb: nbformat.NotebookNode, limits: Limits, slot: int, jobs: Path, workspace: Path,
+        mode: str | None = None) -> RunResult:
+    """Execute ``nb`` in the sandbox (scratch under ``jobs``; ``workspace`` is hidden from the
+    kernel); never raises for anything the notebook does."""
     mode = mode or probe()
-    jobs = workspace / "jobs"
     jobs.mkdir(parents=True, exist_ok=True)
     os.chmod(jobs, 0o700)
     job = Path(tempfile.mkdtemp(prefix=f"slot{slot}-", dir=jobs))

@@ -60,7 +60,7 @@ def _bound_names(stmt: ast.stmt) -> set[str]:
 class Namespace(dict):
     """Globals of trusted test code: what is missing is an import to replay or a student name."""
 
-    def __init__(self, owner: "TrustedTests", *args):
+    def __init__(self, owner: TrustedTests, *args):
         super().__init__(*args)
         self.owner = owner
 

@@ -69,7 +69,7 @@ def main() -> None:
                            resources={"metadata": {"path": d}}).execute()
         plain = time.perf_counter() - t0
         t0 = time.perf_counter()
-        sandbox.run(nb, sandbox.Limits(threads=threads), 0, tmp / "ws")
+        sandbox.run(nb, sandbox.Limits(threads=threads), 0, tmp / "ws" / "jobs", tmp / "ws")
         boxed = time.perf_counter() - t0
         print(f"plain execution {plain:.2f} s, sandboxed {boxed:.2f} s: overhead {boxed - plain:+.2f} s "
               f"({(boxed / plain - 1) * 100:+.0f}%) [isolation: {sandbox.probe()}]")

@@ -50,6 +50,6 @@ def test_identical_references_get_identical_full_scores(report):
 def test_audit_never_writes_to_the_course_gradebook(report, tiny_course):
     from autograder.gradebook import Gradebook
 
-    path = tiny_course.workspace / "gradebook.db"
+    path = tiny_course.gradebook_path
     students = {r["student"] for r in Gradebook(path).rows()} if path.exists() else set()
     assert not students & {"reference_1", "fork_bomb", "zz-graded-earlier"}

@@ -13,7 +13,6 @@ from autograder.cli import main
 from autograder.course import Course
 from autograder.examples import wrong_answers, write_examples
 from autograder.feedback import secret_lines, secrets_for
-from autograder.grade import autograded_path
 from autograder.gradebook import Gradebook
 
 pytestmark = pytest.mark.notebooks
@@ -29,7 +28,7 @@ def points(course: Course, assignment: str) -> dict[str, float]:
 def grade_examples(course: Course, assignment: str, tmp_path, jobs: int = 1) -> dict[str, dict]:
     write_examples(course, assignment, tmp_path / "subs")
     assert main(["--root", str(course.root), "grade", assignment, str(tmp_path / "subs"), "--jobs", str(jobs)]) == 0
-    return {r["student"]: r for r in Gradebook(course.workspace / "gradebook.db").rows(assignment)}
+    return {r["student"]: r for r in Gradebook(course.gradebook_path).rows(assignment)}
 
 
 def check_examples(course: Course, assignment: str, rows: dict[str, dict], tmp_path) -> None:
@@ -54,7 +53,7 @@ def check_examples(course: Course, assignment: str, rows: dict[str, dict], tmp_p
     release = nbformat.read(course.release(assignment), as_version=4)
     assert secret_lines(source, release), "the module has no hidden tests?"
     for name in ("reference", "blank", "partly_wrong"):
-        graded = nbformat.read(autograded_path(course, assignment, name), as_version=4)
+        graded = Gradebook(course.gradebook_path).notebook(assignment, name)
         secrets_ = secrets_for(graded, source, release)
         html = (tmp_path / "fb" / f"{name}.html").read_text()
         assert not [s for s in secrets_ if s in html]
