@@ -444,11 +444,11 @@ class Remote:
     def __next__(self):
         return _op(self, "next")
 
+    # Truth, equality and ordering are never asked of the student's object: a comparison would send
+    # the test's expected value into the student's process, and its answer could be a lie. A handle
+    # is true, equal only to itself, and has no order or arithmetic (compare returned data instead).
     def __bool__(self):
-        return bool(_op(self, "bool"))
-
-    def __contains__(self, item):
-        return bool(_op(self, "contains", value=item))
+        return True
 
     def __repr__(self):
         try:
@@ -469,10 +469,10 @@ class Remote:
         return hash((id(object.__getattribute__(self, "_peer")), object.__getattribute__(self, "_id")))
 
     def __eq__(self, other):
-        return _op(self, "binop", name="__eq__", value=other)
+        return self is other
 
     def __ne__(self, other):
-        return _op(self, "binop", name="__ne__", value=other)
+        return self is not other
 
     def __float__(self):
         return float(_op(self, "convert", name="float"))
@@ -487,21 +487,8 @@ class Remote:
         return _op(self, "binop", name="__enter__", value=None)
 
     def __exit__(self, *exc):
-        return _op(self, "binop", name="__exit__", value=None)
-
-
-def _binop(name):
-    def f(self, other):
-        return _op(self, "binop", name=name, value=other)
-    f.__name__ = name
-    return f
-
-
-for _n in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "lt", "le", "gt", "ge",
-           "and", "or", "xor", "radd", "rsub", "rmul", "rtruediv", "rmatmul"):
-    setattr(Remote, f"__{_n}__", _binop(f"__{_n}__"))
-for _n in ("neg", "pos", "abs", "invert"):
-    setattr(Remote, f"__{_n}__", (lambda name: lambda self: _op(self, "unop", name=name))(f"__{_n}__"))
+        _op(self, "binop", name="__exit__", value=None)
+        return False  # the student's object never decides whether the test's exception is swallowed
 
 
 def _op(handle, kind, name=None, **values):
