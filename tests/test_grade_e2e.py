@@ -82,3 +82,27 @@ def test_failed_to_grade_is_never_a_zero(tiny_course, tmp_path):
     main(["--root", str(tiny_course.root), "export", "--assignment", "t_tiny", "--out", str(out)])
     row = next(r for r in csv.DictReader(out.open()) if r["student"] == "carol")
     assert row["status"] == "unreadable" and row["score"] == "" and "not valid JSON" in row["reason"]
+
+
+def test_a_busy_machine_does_not_change_the_grade(tiny_course, tmp_path):
+    """Limits are on the CPU time the submission used: with every core kept busy by other
+    processes, the reference still gets full marks, graded with tight (CPU) limits."""
+    import os
+    import subprocess
+    import sys
+
+    from autograder.grade import grade_batch
+    from autograder.sandbox import Limits
+
+    write_examples(tiny_course, "t_tiny", tmp_path / "subs")
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * len(os.sched_getaffinity(0)))]
+    try:
+        outs = grade_batch(tiny_course, "t_tiny", tmp_path / "subs", Limits(cell_timeout=10, deadline=60, threads=1),
+                           log=lambda m: None)
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    got = {o.student: (o.result.status, o.result.score) for o in outs}
+    assert got["reference"] == ("graded", 6.0), got
+    assert got["blank"] == ("graded", 0.0), got

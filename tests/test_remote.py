@@ -8,7 +8,6 @@ import struct
 import threading
 import time
 
-import numpy as np
 import pytest
 
 from autograder import remote, trusted
