@@ -38,8 +38,8 @@ SYSTEM_DIRS = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/de
 class Limits:
     """What one submission may use. The grade command's flags set these."""
 
-    cell_timeout: int = 120        # CPU seconds for one cell (wall clock: 3x, as a backstop)
-    deadline: int = 600            # CPU seconds for the whole notebook (wall clock: 3x)
+    cell_timeout: int = 120        # CPU seconds (or seconds idle) for one cell; wall clock 20x, a backstop
+    deadline: int = 600            # CPU seconds for the whole notebook; wall clock 20x
     memory_mb: int = 4096          # address space of the kernel
     tmp_mb: int = 512              # its private /tmp (the working folder lives there)
     max_output_mb: int = 8         # output kept from the whole notebook
@@ -148,8 +148,8 @@ def describe(mode: str, limits: Limits) -> list[str]:
     }[mode]
     return [
         lines,
-        f"limits: {limits.cell_timeout} s of CPU a cell, {limits.deadline} s of CPU a notebook (wall clock: 3x, a "
-        f"backstop), {limits.memory_mb} MB memory, "
+        f"limits: {limits.cell_timeout} s of CPU (or idle) a cell, {limits.deadline} s of CPU a notebook, "
+        f"{limits.memory_mb} MB memory, "
         f"{limits.tmp_mb} MB disk, {limits.max_output_mb} MB output"
         + (f", {limits.nproc} processes" if mode == "full" else ""),
     ]
@@ -187,7 +187,7 @@ def run(nb: nbformat.NotebookNode, limits: Limits, slot: int, jobs: Path, worksp
         finally:
             os.close(result_fd)
         try:
-            out, err = proc.communicate(timeout=3 * limits.deadline + 180)
+            out, err = proc.communicate(timeout=20 * limits.deadline + 180)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()

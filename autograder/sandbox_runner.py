@@ -102,8 +102,14 @@ def _no_dumping():
 
 
 class CpuWatch:
-    """Decides time limits on the CPU time the kernel (and its children) used, so that a grade does
-    not depend on how busy the machine is. Over a cell's budget: interrupt, then kill."""
+    """Decides time limits on CPU time, so that a grade does not depend on how busy the machine is.
+
+    A cell may use ``cell_limit`` seconds of CPU (the kernel and its children), and may sit idle
+    (neither the kernel nor this process, which runs the tests, using the CPU: a ``sleep``, a
+    blocked read) for as long. A cell that is merely slow because the machine is busy keeps using
+    the CPU, so it is never stopped for that. Over a limit: interrupt, then kill."""
+
+    IDLE_SHARE = 0.03   # under 3% of one core, over a window, counts as idle
 
     def __init__(self, cell_limit: float, notebook_limit: float):
         import threading
@@ -111,6 +117,7 @@ class CpuWatch:
         self.cell_limit, self.notebook_limit = cell_limit, notebook_limit
         self.pid = None
         self.base = self.start = 0.0
+        self.idle = 0.0
         self.active = False
         self.exceeded: str | None = None
         self.stopped = threading.Event()
@@ -139,6 +146,7 @@ class CpuWatch:
 
     def begin(self) -> None:
         self.base = self.cpu()
+        self.idle = 0.0
         self.active = True
 
     def end(self) -> float:
@@ -148,14 +156,22 @@ class CpuWatch:
     def _loop(self) -> None:
         import signal
 
-        while not self.stopped.wait(0.25):
+        last_wall, last_cpu = time.monotonic(), 0.0
+        while not self.stopped.wait(1.0):
             if not self.active or self.pid is None:
+                last_wall, last_cpu = time.monotonic(), self.cpu() + time.process_time()
                 continue
             used = self.cpu()
+            now, progress = time.monotonic(), used + time.process_time()
+            if progress - last_cpu < self.IDLE_SHARE * (now - last_wall):
+                self.idle += now - last_wall
+            last_wall, last_cpu = now, progress
             if used - self.base > self.cell_limit:
                 self.exceeded = f"the cell CPU time limit ({self.cell_limit:g} s) was reached"
             elif used - self.start > self.notebook_limit:
                 self.exceeded = f"the notebook's CPU time limit ({self.notebook_limit:g} s) was reached"
+            elif self.idle > self.cell_limit:
+                self.exceeded = f"the cell waited {self.cell_limit:g} s without using the CPU"
             else:
                 continue
             try:
@@ -251,9 +267,10 @@ def main():
     client = CappedClient(nb, timeout=s["cell_timeout"], kernel_name="grader-sandbox", allow_errors=True,
                           record_timing=False, shutdown_kernel="immediate", startup_timeout=120,
                           resources={"metadata": {"path": work}})
-    # CPU time decides; the wall clock is only a generous backstop (a loaded machine is slower).
-    wall_cell = max(3 * s["cell_timeout"], s["cell_timeout"] + 20)
-    deadline = time.monotonic() + 3 * s["deadline"]
+    # CPU time (and idle time) decide; the wall clock is only a last backstop, far out, since a
+    # loaded machine can be ten times slower.
+    wall_cell = 20 * s["cell_timeout"]
+    deadline = time.monotonic() + 20 * s["deadline"]
     watch = CpuWatch(s["cell_timeout"], s["deadline"])
     t0 = time.monotonic()
     cells = nb.cells
@@ -272,7 +289,7 @@ def main():
                     continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    result.update(status="timed-out", cell=index, message=f"the notebook's wall-clock backstop ({3 * s['deadline']} s) passed")
+                    result.update(status="timed-out", cell=index, message=f"the notebook's wall-clock backstop ({20 * s['deadline']} s) passed")
                     break
                 client.timeout = int(max(1, min(wall_cell, remaining)))
                 watch.exceeded = None
