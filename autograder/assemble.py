@@ -65,11 +65,39 @@ class Assembled:
     flags: list[str] = field(default_factory=list)
 
 
-def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, submission: nbformat.NotebookNode) -> Assembled:
-    """Build the notebook to run from the source, taking only answers from the submission."""
-    flags: list[str] = []
+@dataclass
+class SourceFacts:
+    """What a batch needs to know about the trusted source, worked out once per batch."""
+
+    src_ids: dict
+    rel_ids: dict
+    split: dict            # test grade id -> (visible, hidden)
+    max_score: float
+    manual_max: float
+
+
+def source_facts(source: nbformat.NotebookNode, release: nbformat.NotebookNode) -> SourceFacts:
     src_ids = {nbg(c).get("grade_id"): c for c in source.cells if nbg(c).get("grade_id")}
     rel_ids = {nbg(c).get("grade_id"): c for c in release.cells if nbg(c).get("grade_id")}
+    split, auto, manual = {}, 0.0, 0.0
+    for c in source.cells:
+        meta = nbg(c)
+        if meta.get("grade") and c.cell_type == "code" and not meta.get("solution"):
+            split[meta["grade_id"]] = split_hidden(c.source)
+        if meta.get("grade"):
+            if c.cell_type == "code":
+                auto += _points(meta)
+            else:
+                manual += _points(meta)
+    return SourceFacts(src_ids, rel_ids, split, auto, manual)
+
+
+def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, submission: nbformat.NotebookNode,
+             facts: SourceFacts | None = None) -> Assembled:
+    """Build the notebook to run from the source, taking only answers from the submission."""
+    flags: list[str] = []
+    facts = facts or source_facts(source, release)
+    src_ids, rel_ids = facts.src_ids, facts.rel_ids
 
     # Walk the submission: answers by grade id, and extra cells attached to the known cell before them.
     answers: dict[str, nbformat.NotebookNode] = {}
@@ -141,7 +169,7 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
             add(text, {"role": "written", "grade_id": gid, "points": meta.get("points", 0)}, cell_type="markdown")
             manual[gid] = _points(meta)
         elif meta.get("grade") and sc.cell_type == "code":
-            visible, hidden = split_hidden(sc.source)
+            visible, hidden = facts.split.get(gid) or split_hidden(sc.source)
             spec = TestSpec(gid, _points(meta), bool(hidden.strip()))
             add(visible or "pass", {"role": "test", "grade_id": gid, "part": "visible"})
             if spec.has_hidden:

@@ -85,7 +85,7 @@ def _cmd_status(args: argparse.Namespace, course: Course) -> int:
 def _cmd_feedback(args: argparse.Namespace, course: Course) -> int:
     import nbformat
 
-    from autograder.feedback import LeakError, render
+    from autograder.feedback import LeakError, render, secret_lines
     from autograder.gradebook import Gradebook
 
     assignment = course.check(args.assignment)
@@ -98,6 +98,7 @@ def _cmd_feedback(args: argparse.Namespace, course: Course) -> int:
     release = nbformat.read(course.release(assignment), as_version=4)
     out_dir = Path(args.out) if args.out else course.feedback_dir(assignment)
     problems = 0
+    lines = secret_lines(source, release)  # once for the batch
     for student in students:
         graded = book.notebook(assignment, student)
         if graded is None:
@@ -105,7 +106,7 @@ def _cmd_feedback(args: argparse.Namespace, course: Course) -> int:
             problems += 1
             continue
         try:
-            path = render(graded, out_dir / f"{student}.html", source, release)
+            path = render(graded, out_dir / f"{student}.html", source, release, lines)
             print(f"{student}: {path}")
         except LeakError as exc:
             print(f"{student}: NOT WRITTEN: {exc}")

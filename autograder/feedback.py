@@ -42,11 +42,11 @@ STUDENT_ROLES = ("answer", "student-extra", "written")
 
 
 def secrets_for(graded: nbformat.NotebookNode, source: nbformat.NotebookNode,
-                release: nbformat.NotebookNode) -> set[str]:
+                release: nbformat.NotebookNode, lines: set[str] | None = None) -> set[str]:
     """The secret lines for one graded notebook: a line the student wrote in their own answers is
     theirs to see (a correct answer can share a line with a hidden test), so it is not withheld."""
     own = "\n".join(c.source for c in graded.cells if c.metadata.get("grader", {}).get("role") in STUDENT_ROLES)
-    return {s for s in secret_lines(source, release) if s not in own}
+    return {s for s in (secret_lines(source, release) if lines is None else lines) if s not in own}
 
 
 def _leaks(text: str, secrets_: set[str]) -> bool:
@@ -162,12 +162,12 @@ def _escape(text: str) -> str:
 
 
 def render(graded: nbformat.NotebookNode, out_path: Path, source: nbformat.NotebookNode,
-           release: nbformat.NotebookNode) -> Path:
+           release: nbformat.NotebookNode, lines: set[str] | None = None) -> Path:
     """Write the HTML feedback for one graded notebook (from the gradebook); raise LeakError rather
     than write a leak."""
     from nbconvert import HTMLExporter
 
-    secrets_ = secrets_for(graded, source, release)
+    secrets_ = secrets_for(graded, source, release, lines)
     view = student_view(graded, secrets_)
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(view)
     plain = html.unescape(body)

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import intake, sandbox
-from autograder.assemble import assemble, nbg
+from autograder.assemble import SourceFacts, assemble, source_facts
 from autograder.course import Course, CourseError
 from autograder.gradebook import Gradebook
 from autograder.scoring import FAILED, Score, score, unreadable
@@ -35,26 +35,19 @@ def _load_trusted(course: Course, assignment: str):
 
 def max_points(source) -> tuple[float, float]:
     """(autograded points, points graded by hand) of a source notebook."""
-    auto = manual = 0.0
-    for c in source.cells:
-        meta = nbg(c)
-        if meta.get("grade"):
-            if c.cell_type == "code":
-                auto += float(meta.get("points", 0))
-            else:
-                manual += float(meta.get("points", 0))
-    return auto, manual
+    facts = source_facts(source, source)
+    return facts.max_score, facts.manual_max
 
 
 def grade_one(course: Course, assignment: str, sub: intake.Submission, source, release,
-              limits: sandbox.Limits, slot: int, mode: str, maxima: tuple[float, float]) -> tuple[Score, str | None]:
+              limits: sandbox.Limits, slot: int, mode: str, facts: SourceFacts) -> tuple[Score, str | None]:
     """(score, graded notebook as JSON or None). Nothing is written here: the gradebook row, recorded
     by the caller, is the only record."""
-    max_score, manual_max = maxima
+    max_score, manual_max = facts.max_score, facts.manual_max
     if sub.unreadable:
         return unreadable(sub.unreadable, max_score, manual_max, sub.flags), None
     try:
-        assembled = assemble(source, release, sub.notebook)
+        assembled = assemble(source, release, sub.notebook, facts)
         run = sandbox.run(assembled.notebook, limits, slot, course.jobs, course.workspace, mode)
         result = score(assembled, run, sub.flags)
         graded = None
@@ -73,7 +66,7 @@ def grade_batch(course: Course, assignment: str, path: Path, limits: sandbox.Lim
     source, release = _load_trusted(course, assignment)
     gradebook = gradebook or Gradebook(course.gradebook_path)
     mode = sandbox.probe()
-    maxima = max_points(source)
+    facts = source_facts(source, release)  # the per-batch facts about the source, once
     with tempfile.TemporaryDirectory(prefix="intake-") as scratch:
         batch = intake.load(Path(path), assignment, Path(scratch))
         for line in batch.ignored:
@@ -94,7 +87,7 @@ def grade_batch(course: Course, assignment: str, path: Path, limits: sandbox.Lim
             with lock:
                 slot = slots.pop()
             try:
-                return grade_one(course, assignment, sub, source, release, limits, slot, mode, maxima)
+                return grade_one(course, assignment, sub, source, release, limits, slot, mode, facts)
             finally:
                 with lock:
                     slots.append(slot)
