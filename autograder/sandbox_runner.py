@@ -1,13 +1,16 @@
-"""Run one assembled notebook inside the sandbox and print the executed notebook as JSON.
+"""Run one assembled notebook inside the sandbox; write the executed notebook and the test results
+to the descriptor the grader passed (never stdout).
 
-``python -I sandbox_runner.py SETTINGS_JSON``. Started by ``sandbox.run`` inside fresh network,
-PID and mount namespaces where the machine allows them. This process is trusted (it is ours); the
-kernel it starts is not. It: brings up the loopback interface (the kernel protocol needs it; there
-is no other interface, so no network); builds a fresh root from read-only binds of the system, the
-Python install and the course's helper package, with a private size-limited /tmp, and enters it
-(so the sources, the gradebook and other submissions do not exist for the kernel); then executes cell by cell with a per-cell timeout
-and a whole-notebook deadline, capping the output it keeps. When it exits, being PID 1 of its
-namespace, every process the kernel started dies with it.
+``python -I sandbox_runner.py SETTINGS_JSON RESULT_FD``. Started by ``sandbox.run`` inside fresh
+network, PID and mount namespaces where the machine allows them. This process is trusted (it is
+ours); the kernel it starts is not. It: brings up the loopback interface (the kernel protocol
+needs it; there is no other interface, so no network); builds a fresh root from read-only binds of
+the system, the Python install and the course's helper package, with a private size-limited /tmp,
+and enters it (so the sources, the gradebook and other submissions do not exist for the kernel);
+then executes the student's cells in the kernel one by one and runs every test cell *here*
+(``autograder.trusted``), while the kernel serves the calls the test makes over a private socket
+(``autograder.remote``). Time limits are on CPU time (``CpuWatch``); output kept is capped. When
+it exits, being PID 1 of its namespace, every process the kernel started dies with it.
 """
 import ctypes
 import ctypes.util
@@ -20,7 +23,6 @@ import sys
 import tempfile
 import time
 
-MARKER = "@@GRADER-RESULT@@"
 MS_BIND, MS_REC, MS_RDONLY, MS_REMOUNT, MS_NOSUID, MS_NODEV = 4096, 16384, 1, 32, 2, 4
 
 
