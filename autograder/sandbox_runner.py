@@ -246,8 +246,11 @@ def main():
         used = 0
         truncated: set = set()
         discard = False
+        tested = False
 
         def process_message(self, msg, cell, cell_index):
+            if CappedClient.tested and msg.get("msg_type") == "update_display_data":
+                return None  # once testing began, nothing may rewrite an output shown earlier
             if CappedClient.discard and msg.get("msg_type") in ("stream", "display_data", "execute_result",
                                                                   "update_display_data", "error", "clear_output"):
                 return None  # output of the student's code while a test calls it: never kept
@@ -379,7 +382,7 @@ def run_test(client, tests, listener, address, cells, group, index, result, s, c
     worker.start()
     serve = nbformat.v4.new_code_cell(SERVE.format(address=address))
     stop = None
-    capped.discard = True
+    capped.discard = capped.tested = True
     original = cells[index]
     watch.begin()
     try:
