@@ -142,6 +142,26 @@ class CpuWatch:
         except psutil.Error:
             return self.base
 
+    def runnable(self) -> bool:
+        """Whether the kernel (or a child) is running or waiting for a CPU (a starved process is)."""
+        import psutil
+
+        try:
+            p = psutil.Process(self.pid)
+            for q in (p, *p.children(recursive=True)):
+                if q.status() in (psutil.STATUS_RUNNING, psutil.STATUS_DISK_SLEEP):
+                    return True
+                for t in q.threads()[:64]:
+                    try:
+                        with open(f"/proc/{q.pid}/task/{t.id}/stat") as f:
+                            if f.read().rsplit(")", 1)[1].split()[0] in ("R", "D"):
+                                return True
+                    except OSError:
+                        pass
+        except psutil.Error:
+            return False
+        return False
+
     def attach(self, pid: int) -> None:
         self.pid = pid
         self.start = self.cpu()
@@ -165,7 +185,7 @@ class CpuWatch:
                 continue
             used = self.cpu()
             now, progress = time.monotonic(), used + time.process_time()
-            if progress - last_cpu < self.IDLE_SHARE * (now - last_wall):
+            if progress - last_cpu < self.IDLE_SHARE * (now - last_wall) and not self.runnable():
                 self.idle += now - last_wall
             last_wall, last_cpu = now, progress
             if used - self.base > self.cell_limit:
