@@ -685,7 +685,9 @@ def _leaks(course, assignment, source, release, students, tmp) -> tuple[int, int
         if any(form in html or re.sub(r"\s+", "", form) in flat for sec in secrets_
                for form in _secret_forms(sec) if len(form) >= 12):
             leaks += 1
-        if re.search(r"<script[^>]*>[^<]*XSS|onerror\s*=|XSS-JS", html, re.I):
+        # live markup only: a script holding an attack's marker, or a real tag with an event handler
+        # (the submission's source, shown as escaped text, does not count)
+        if re.search(r"<script[^>]*>[^<]*XSS|<[a-zA-Z][^>]*\son[a-z]+\s*=\s*[\"']?alert", html, re.I):
             active += 1
     return leaks, active
 
