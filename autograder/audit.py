@@ -489,14 +489,29 @@ def _listener() -> tuple[threading.Event, socket.socket, int]:
     return stop, srv, srv.getsockname()[1]
 
 
-def _sandbox_processes() -> int:
-    """Processes still running as one of the sandbox uids."""
+def _sandbox_processes(scratch: Path | None = None) -> int:
+    """Processes still running as one of the sandbox uids, or started for this audit's batch; a
+    kernel of another grading run on the machine (its runner's settings live elsewhere) is not
+    counted."""
     import psutil
 
-    n = 0
-    for p in psutil.process_iter(["uids"]):
+    def runner_elsewhere(p) -> bool:
         try:
-            if p.info["uids"] and sandbox.BASE_UID <= p.info["uids"].real < sandbox.BASE_UID + 64:
+            for a in p.parents():
+                cmd = " ".join(a.cmdline())
+                if "sandbox_runner.py" in cmd:
+                    return scratch is not None and str(scratch) not in cmd
+        except psutil.Error:
+            pass
+        return False
+
+    n = 0
+    for p in psutil.process_iter(["uids", "cmdline"]):
+        try:
+            cmd = " ".join(p.info["cmdline"] or [])
+            ours = scratch is not None and str(scratch) in cmd
+            sandboxed = p.info["uids"] and sandbox.BASE_UID <= p.info["uids"].real < sandbox.BASE_UID + 64
+            if ours or (sandboxed and not runner_elsewhere(p)):
                 n += 1
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
@@ -564,7 +579,7 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
             crashes = 1
             log(f"batch crashed: {type(exc).__name__}: {exc}")
         batch_seconds = time.perf_counter() - t0
-        leftover = _sandbox_processes()
+        leftover = _sandbox_processes(tmp)
         rows = {r["student"]: r for r in gradebook.rows(assignment)}
         names = {c.name for c in all_cases}
         after = {r["student"]: r for r in gradebook.rows()}
