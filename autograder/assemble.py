@@ -6,15 +6,13 @@ test cell, locked cell and all metadata come from the instructor's source, so ed
 renamed or added test cells change nothing but a flag. Outputs in the submission are dropped.
 
 Each test cell is split in two, its visible part and its hidden part, so feedback can show the
-first and withhold the second. After each test a *canary* runs: it must print a fresh nonce and
-then fail with another. If a submission has patched the comparison functions, the course's check
-helpers, IPython's input transformers, tracing or exception handling, a canary shows it, and the
-test before it earns nothing.
+first and withhold the second. Test cells never run in the student's kernel: the sandbox runner
+executes them in its own trusted process (``autograder.trusted``), which calls the student's
+functions across a process boundary and compares there.
 """
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass, field
 
 import nbformat
@@ -23,7 +21,26 @@ HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END H
 
 
 def nbg(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+    """A cell's nbgrader metadata; {} when it is missing or malformed (not a dict)."""
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    m = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return m if isinstance(m, dict) else {}
+
+
+def _malformed(cell) -> bool:
+    """nbgrader metadata that is not a dict, or a grade id that is not a string."""
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    m = meta.get("nbgrader") if isinstance(meta, dict) else None
+    if m is None:
+        return False
+    return not isinstance(m, dict) or ("grade_id" in m and not isinstance(m.get("grade_id"), str))
+
+
+def _points(meta: dict) -> float:
+    try:
+        return float(meta.get("points", 0))
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def split_hidden(source: str) -> tuple[str, str]:
@@ -38,8 +55,6 @@ class TestSpec:
     grade_id: str
     points: float
     has_hidden: bool
-    nonce_out: str
-    nonce_err: str
 
 
 @dataclass
@@ -50,71 +65,54 @@ class Assembled:
     flags: list[str] = field(default_factory=list)
 
 
-def _baseline_cell(token: str) -> str:
-    return f"""# grader: baseline of the interpreter's hooks, taken before any student code runs
-def _grader_state_{token}():
-    import sys
-    ip = get_ipython()
-    return (len(ip.input_transformers_cleanup), len(ip.input_transformers_post), len(ip.ast_transformers),
-            sys.gettrace() is None, ip.custom_exceptions)
-_grader_base_{token} = _grader_state_{token}()"""
+@dataclass
+class SourceFacts:
+    """What a batch needs to know about the trusted source, worked out once per batch."""
+
+    src_ids: dict
+    rel_ids: dict
+    split: dict            # test grade id -> (visible, hidden)
+    max_score: float
+    manual_max: float
 
 
-def _canary_cell(token: str, nonce_out: str, nonce_err: str) -> str:
-    return f"""# grader: integrity check; it must print and then fail
-def _grader_canary():
-    import math, sys
-    import numpy as np
-    bad = []
-    def wrong(name, call):
-        try:
-            call()
-        except AssertionError:
-            return
-        except Exception:
-            return
-        bad.append(name)
-    if bool(np.allclose(np.zeros(3), np.ones(3))): bad.append("numpy.allclose")
-    if bool(np.isclose(0.0, 1.0)): bad.append("numpy.isclose")
-    if bool(np.array_equal(np.zeros(2), np.ones(2))): bad.append("numpy.array_equal")
-    if bool(math.isclose(0.0, 1.0)): bad.append("math.isclose")
-    wrong("numpy.testing.assert_allclose", lambda: np.testing.assert_allclose(0.0, 1.0))
-    wrong("numpy.testing.assert_array_equal", lambda: np.testing.assert_array_equal([0], [1]))
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        if bool(torch.allclose(torch.zeros(2), torch.ones(2))): bad.append("torch.allclose")
-        wrong("torch.testing.assert_close", lambda: torch.testing.assert_close(torch.zeros(2), torch.ones(2)))
-    checks = sys.modules.get("course_utils.checks")
-    if checks is not None:
-        wrong("course_utils.check_close", lambda: checks.check_close("c", np.zeros(2), np.ones(2)))
-        wrong("course_utils.check_equal", lambda: checks.check_equal("c", 1, 2))
-        wrong("course_utils.check_true", lambda: checks.check_true(False, "c"))
-        wrong("course_utils.check_shape", lambda: checks.check_shape("c", np.zeros(2), (3,)))
-    gc = sys.modules.get("course_utils.gradcheck")
-    if gc is not None:
-        wrong("course_utils.grad_check", lambda: gc.grad_check("c", np.zeros(2), lambda x: (x ** 2).sum(), np.ones(2), verbose=False))
-    wrong("assert statement", lambda: exec("assert False"))
-    state = _grader_state_{token}()
-    if state[:3] != _grader_base_{token}[:3]: bad.append("IPython input/AST transformers")
-    if not state[3]: bad.append("sys.settrace")
-    if state[4] != _grader_base_{token}[4]: bad.append("IPython custom exception handler")
-    return bad
-print("{nonce_out}", _grader_canary())
-raise AssertionError("{nonce_err}")"""
-
-
-def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, submission: nbformat.NotebookNode) -> Assembled:
-    """Build the notebook to run from the source, taking only answers from the submission."""
-    flags: list[str] = []
+def source_facts(source: nbformat.NotebookNode, release: nbformat.NotebookNode) -> SourceFacts:
     src_ids = {nbg(c).get("grade_id"): c for c in source.cells if nbg(c).get("grade_id")}
     rel_ids = {nbg(c).get("grade_id"): c for c in release.cells if nbg(c).get("grade_id")}
+    split, auto, manual = {}, 0.0, 0.0
+    for c in source.cells:
+        meta = nbg(c)
+        if meta.get("grade") and c.cell_type == "code" and not meta.get("solution"):
+            split[meta["grade_id"]] = split_hidden(c.source)
+        if meta.get("grade"):
+            if c.cell_type == "code":
+                auto += _points(meta)
+            else:
+                manual += _points(meta)
+    return SourceFacts(src_ids, rel_ids, split, auto, manual)
+
+
+def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, submission: nbformat.NotebookNode,
+             facts: SourceFacts | None = None) -> Assembled:
+    """Build the notebook to run from the source, taking only answers from the submission."""
+    flags: list[str] = []
+    facts = facts or source_facts(source, release)
+    src_ids, rel_ids = facts.src_ids, facts.rel_ids
 
     # Walk the submission: answers by grade id, and extra cells attached to the known cell before them.
     answers: dict[str, nbformat.NotebookNode] = {}
     extras: dict[str | None, list] = {}
     last_known: str | None = None
     seen: set[str] = set()
+    malformed = 0
     for cell in submission.cells:
+        if not isinstance(cell, dict) or not isinstance(cell.get("source", ""), str) \
+                or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            malformed += 1
+            continue
+        if _malformed(cell):
+            malformed += 1
+            cell = nbformat.from_dict({**cell, "metadata": {}})
         gid = nbg(cell).get("grade_id")
         if gid in src_ids:
             if gid in seen:
@@ -140,13 +138,14 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
         if cell.cell_type == "code":
             extras.setdefault(last_known, []).append(cell)
 
+    if malformed:
+        flags.append(f"{malformed} cell(s) had malformed nbgrader metadata: treated as cells the student added")
     for gid, sc in src_ids.items():
         meta = nbg(sc)
         if gid not in seen and (meta.get("grade") or meta.get("solution")):
             what = "answer" if meta.get("solution") else "test"
             flags.append(f"{what} cell {gid!r} is missing from the submission" + ("" if meta.get("solution") else ": restored"))
 
-    token = secrets.token_hex(4)
     out = nbformat.v4.new_notebook(metadata=source.metadata)
     tests: list[TestSpec] = []
     manual: dict[str, float] = {}
@@ -156,7 +155,6 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
         cell.metadata = {"grader": role}
         out.cells.append(cell)
 
-    add(_baseline_cell(token), {"role": "baseline"})
     for cell in extras.pop(None, []):
         add(cell.source, {"role": "student-extra"})
     for sc in source.cells:
@@ -169,15 +167,13 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
         elif meta.get("solution"):  # a written answer, graded by hand
             text = answers[gid].source if gid in answers else (rel_ids.get(gid) or sc).source
             add(text, {"role": "written", "grade_id": gid, "points": meta.get("points", 0)}, cell_type="markdown")
-            manual[gid] = float(meta.get("points", 0))
+            manual[gid] = _points(meta)
         elif meta.get("grade") and sc.cell_type == "code":
-            visible, hidden = split_hidden(sc.source)
-            spec = TestSpec(gid, float(meta.get("points", 0)), bool(hidden.strip()),
-                            secrets.token_hex(8), secrets.token_hex(8))
+            visible, hidden = facts.split.get(gid) or split_hidden(sc.source)
+            spec = TestSpec(gid, _points(meta), bool(hidden.strip()))
             add(visible or "pass", {"role": "test", "grade_id": gid, "part": "visible"})
             if spec.has_hidden:
                 add(hidden, {"role": "test", "grade_id": gid, "part": "hidden"})
-            add(_canary_cell(token, spec.nonce_out, spec.nonce_err), {"role": "canary", "grade_id": gid})
             tests.append(spec)
         elif sc.cell_type == "code":
             add(sc.source, {"role": "locked", "grade_id": gid})

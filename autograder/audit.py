@@ -28,7 +28,7 @@ from autograder import examples, sandbox
 from autograder.assemble import assemble, nbg
 from autograder.course import Course, CourseError
 from autograder.feedback import LeakError, render, secrets_for
-from autograder.grade import autograded_path, grade_batch
+from autograder.grade import grade_batch
 from autograder.gradebook import Gradebook
 from autograder.scoring import DIED, FLAGGED, GRADED, TIMED_OUT, UNREADABLE
 
@@ -151,10 +151,26 @@ check_close = check_equal = check_true = check_shape = lambda *a, **k: None"""
         C("os_exit", "kill", (DIED,), "base", build=lambda x: _insert(x.base, "import os\nos._exit(0)")),
         C("kill_own_kernel", "kill", (DIED,), "base", build=lambda x: _insert(x.base, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")),
         C("segfault", "kill", (DIED,), "base", build=lambda x: _insert(x.base, "import ctypes\nctypes.string_at(0)")),
-        C("patched_numpy_comparisons", "cheat", (FLAGGED,), "le_base", True, lambda x: _insert(x.base, patch_np, "start")),
-        C("patched_course_checks", "cheat", (FLAGGED,), "le_base", True, lambda x: _insert(x.base, patch_checks, "start")),
-        C("input_transformer", "cheat", (FLAGGED,), "le_base", True, lambda x: _insert(x.base, transformer, "start")),
-        C("swallowed_exceptions", "cheat", (FLAGGED,), "le_base", True, lambda x: _insert(x.base, swallow, "start")),
+        C("patched_numpy_comparisons", "cheat", (GRADED,), "base", build=lambda x: _insert(x.base, patch_np, "start")),
+        C("patched_course_checks", "cheat", (GRADED,), "base", build=lambda x: _insert(x.base, patch_checks, "start")),
+        C("input_transformer", "cheat", (GRADED,), "le_base", build=lambda x: _insert(x.base, transformer, "start")),
+        C("swallowed_exceptions", "cheat", (GRADED,), "base", build=lambda x: _insert(x.base, swallow, "start")),
+        C("rebound_check_helpers_as_globals", "cheat", (GRADED,), "base", build=lambda x: _insert(x.base, REBIND, "start")),
+        C("print_override_and_pre_run_cell", "cheat", (GRADED,), "base", build=lambda x: _insert(x.base, FORGE, "start")),
+        C("kernel_internals_replaced", "cheat", (GRADED,), "le_base", build=lambda x: _insert(x.base, INTERNALS, "start")),
+        C("bdbquit_answers_on_blank", "cheat", (GRADED,), "zero", build=lambda x: _all_answers(x, BDBQUIT)),
+        C("frame_reading_oracle_on_blank", "cheat", (GRADED,), "zero", build=lambda x: _all_answers(x, ORACLE)),
+        C("lying_ndarray_subclass_on_blank", "cheat", (GRADED,), "zero", build=lambda x: _all_answers(x, LYING)),
+        C("forged_serve_loop", "cheat", (GRADED,), "le_base", build=lambda x: _insert(x.base, FORGED_SERVE, "start")),
+        C("printed_result_marker", "cheat", (GRADED,), "base", build=lambda x: _insert(x.base, MARKER_PRINT, "start")),
+        C("symlink_to_the_source", "cheat", (UNREADABLE,), "none", build=_symlink_to_source),
+        C("symlinked_student_folder", "cheat", (UNREADABLE,), "none", build=_symlinked_folder),
+        C("malformed_metadata", "cheat", (FLAGGED,), "base", True, _malformed_metadata),
+        C("giant_error_outputs", "resources", (GRADED, TIMED_OUT), "base", build=lambda x: _insert(x.base, GIANT_ERRORS)),
+        C("leak_by_frames_base64_and_lines", "snoop", (GRADED,), "base", build=lambda x: _insert(x.base, LEAK_WRAP, "start")),
+        C("leak_by_update_display", "snoop", (GRADED,), "base", build=lambda x: _insert(x.base, LEAK_DISPLAY, "start")),
+        C("script_in_markdown_and_outputs", "snoop", (GRADED,), "base", build=_script_everywhere),
+        C("escape_codes_in_file_names", "unreadable", (GRADED,), "full", build=_escape_names),
         C("printed_fake_results", "cheat", (GRADED,), "base", build=lambda x: _insert(x.base, fake_print, "start")),
         C("fake_outputs_in_file", "cheat", (GRADED, FLAGGED), "base", build=_fake_outputs),
         C("edited_test_cell", "cheat", (FLAGGED,), "base", True, _edited_test),
@@ -174,6 +190,171 @@ check_close = check_equal = check_true = check_shape = lambda *a, **k: None"""
         C("huge_notebook", "unreadable", (UNREADABLE,), "none", build=_huge),
         C("renamed_notebook", "unreadable", (FLAGGED,), "full", True, _renamed_file),
     ]
+
+
+REBIND = """import numpy as np
+check_close = check_equal = check_true = check_shape = lambda *a, **k: None
+np.allclose = lambda *a, **k: True
+import builtins
+builtins.AssertionError = type('AssertionError', (Exception,), {})"""
+FORGE = """import builtins, sys
+_real_print = builtins.print
+builtins.print = lambda *a, **k: _real_print('passed')
+def _forge(*a, **k):
+    _real_print('@@GRADER-RESULT@@ {"status": "completed"}')
+get_ipython().events.register('pre_run_cell', _forge)
+sys.stdout.write = lambda s: 0"""
+INTERNALS = """ip = get_ipython()
+ip.showtraceback = lambda *a, **k: None
+ip.transform_cell = lambda cell: 'pass\\n'
+ip.ast_transformers.append(type('T', (), {'visit': lambda self, node: node})())
+import sys
+sys.settrace(None)"""
+BDBQUIT = "import bdb\nraise bdb.BdbQuit()"
+ORACLE = """import sys, numpy as np
+class _Oracle:
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __array__(self, *a, **k):
+        f = sys._getframe(1)
+        while f is not None:
+            for k in ('expected', 'e', 'exp', 'want'):
+                if k in f.f_locals:
+                    return np.asarray(f.f_locals[k])
+            f = f.f_back
+        return np.zeros(1)
+    def __float__(self): return 0.0
+    def __int__(self): return 0
+    def __len__(self): return 1
+return _Oracle()"""
+LYING = """import numpy as np
+class _Liar(np.ndarray):
+    def __eq__(self, other): return np.ones(np.shape(other), bool)
+    def __ne__(self, other): return np.zeros(np.shape(other), bool)
+    def astype(self, *a, **k): return self
+return np.zeros(3).view(_Liar)"""
+FORGED_SERVE = """import autograder.remote as _r
+def _fake(address, ns):
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect('\\0' + address)
+    while True:
+        data = s.recv(1 << 16)
+        if not data:
+            break
+        s.sendall(b'\\x00\\x00\\x00\\x0b\\x00\\x00\\x00\\x00{"op":"ok"}')
+_r.serve = _fake"""
+MARKER_PRINT = """print('@@GRADER-RESULT@@{"result": {"status": "completed"}, "notebook": null}')
+import sys
+sys.stderr.write('@@GRADER-RESULT@@')"""
+GIANT_ERRORS = """for _i in range(3):
+    try:
+        raise ValueError('E' * 20_000_000)
+    except ValueError:
+        get_ipython().showtraceback()
+raise ValueError('F' * 30_000_000)"""
+LEAK_WRAP = """import sys, base64, functools, types
+_stolen = []
+def _grab():
+    f = sys._getframe(2)
+    while f is not None:
+        for d in (f.f_locals, f.f_globals):
+            for k in ('In', '_ih', '_i', '_ii', 'source', 'code'):
+                v = d.get(k)
+                if v:
+                    _stolen.append(str(v))
+        try:
+            import inspect
+            _stolen.append(inspect.getsource(f))
+        except Exception:
+            pass
+        f = f.f_back
+    try:
+        _stolen.append(str(get_ipython().history_manager.input_hist_raw))
+    except Exception:
+        pass
+    s = '\\n'.join(_stolen)
+    print(base64.b64encode(s.encode()).decode())
+    for i in range(0, len(s), 8):
+        print(s[i:i + 8])
+def _wrap_all(*a, **k):
+    g = get_ipython().user_ns
+    for name, fn in list(g.items()):
+        if isinstance(fn, types.FunctionType) and not name.startswith('_') and not getattr(fn, '_w', False):
+            def w(*args, _fn=fn, **kw):
+                _grab()
+                return _fn(*args, **kw)
+            w._w = True
+            g[name] = w
+get_ipython().events.register('post_run_cell', _wrap_all)"""
+LEAK_DISPLAY = """from IPython.display import display
+import sys, base64
+_h = display('nothing yet', display_id=True)
+def _leak(*a, **k):
+    f = sys._getframe(1)
+    text = []
+    while f is not None:
+        text.append(str(f.f_locals.get('In', '')) + str(f.f_globals.get('_ih', '')))
+        f = f.f_back
+    s = '\\n'.join(text)
+    _h.update({'text/plain': s, 'text/html': '<pre>' + base64.b64encode(s.encode()).decode() + '</pre>'}, raw=True)
+get_ipython().events.register('pre_run_cell', _leak)
+get_ipython().events.register('post_run_cell', _leak)"""
+
+
+def _all_answers(x, body: str):
+    """The blank notebook with every function answer replaced by ``body``."""
+    import ast as _ast
+
+    nb = _copy(x.blank)
+    for c in nb.cells:
+        if nbg(c).get("solution") and c.cell_type == "code":
+            ref = next((r for r in x.reference.cells if nbg(r).get("grade_id") == nbg(c).get("grade_id")), None)
+            try:
+                tree = _ast.parse(ref.source)
+            except (SyntaxError, AttributeError):
+                continue
+            fn = next((n for n in tree.body if isinstance(n, _ast.FunctionDef)), None)
+            if fn is None:
+                continue
+            c.source = f"def {fn.name}(*args, **kwargs):\n" + "\n".join("    " + ln for ln in body.splitlines())
+    return nb
+
+
+def _symlink_to_source(x):
+    return ("link", {f"{x.assignment}.ipynb": str(x.course.source(x.assignment))})
+
+
+def _symlinked_folder(x):
+    return ("dirlink", str(x.course.source(x.assignment).parent))
+
+
+def _malformed_metadata(x):
+    nb = _copy(x.base)
+    a = nbformat.v4.new_code_cell("x_extra = 1")
+    a.metadata["nbgrader"] = "not a dict"
+    b = nbformat.v4.new_code_cell("y_extra = 2")
+    b.metadata["nbgrader"] = {"grade": True, "grade_id": ["a", "list"], "points": "lots"}
+    nb.cells[1:1] = [a, b]
+    return nb
+
+
+def _script_everywhere(x):
+    nb = _insert(x.base, "from IPython.display import HTML, Javascript, display\n"
+                 "display(HTML('<script>alert(\"XSS-OUT\")</script><img src=x onerror=alert(\"XSS-IMG\")>'))\n"
+                 "display(Javascript('alert(\"XSS-JS\")'))", "start")
+    for c in nb.cells:
+        if nbg(c).get("solution") and c.cell_type == "markdown":
+            c.source = '<script>alert("XSS-MD")</script><img src=x onerror=alert("XSS-MD-IMG")>'
+    return nb
+
+
+def _escape_names(x):
+    return ("files", {f"{x.assignment}.ipynb": nbformat.writes(x.reference).encode(),
+                      "\x1b[2J\x1b[31mnotes.txt": b"hello", "bell\x07.txt": b"ring"})
+
+
+XSS = ("XSS-OUT", "XSS-IMG", "XSS-JS", "XSS-MD")
 
 
 def _fake_outputs(x):
@@ -308,14 +489,29 @@ def _listener() -> tuple[threading.Event, socket.socket, int]:
     return stop, srv, srv.getsockname()[1]
 
 
-def _sandbox_processes() -> int:
-    """Processes still running as one of the sandbox uids."""
+def _sandbox_processes(scratch: Path | None = None) -> int:
+    """Processes still running as one of the sandbox uids, or started for this audit's batch; a
+    kernel of another grading run on the machine (its runner's settings live elsewhere) is not
+    counted."""
     import psutil
 
-    n = 0
-    for p in psutil.process_iter(["uids"]):
+    def runner_elsewhere(p) -> bool:
         try:
-            if p.info["uids"] and sandbox.BASE_UID <= p.info["uids"].real < sandbox.BASE_UID + 64:
+            for a in p.parents():
+                cmd = " ".join(a.cmdline())
+                if "sandbox_runner.py" in cmd:
+                    return scratch is not None and str(scratch) not in cmd
+        except psutil.Error:
+            pass
+        return False
+
+    n = 0
+    for p in psutil.process_iter(["uids", "cmdline"]):
+        try:
+            cmd = " ".join(p.info["cmdline"] or [])
+            ours = scratch is not None and str(scratch) in cmd
+            sandboxed = p.info["uids"] and sandbox.BASE_UID <= p.info["uids"].real < sandbox.BASE_UID + 64
+            if ours or (sandboxed and not runner_elsewhere(p)):
                 n += 1
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
@@ -337,12 +533,12 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
     tmp = Path(tempfile.mkdtemp(prefix="audit-"))
     # The audit grades into a scratch workspace: the course's real gradebook is never touched.
     course = Course(course.root, workspace_dir=tmp / "workspace")
-    gradebook = Gradebook(course.workspace / "gradebook.db")
+    gradebook = Gradebook(course.gradebook_path)
     stop, srv, port = _listener()
     try:
         folder = tmp / "submissions"
         folder.mkdir()
-        secret = [str(course.source(assignment)), str(course.solutions), str(course.workspace / "gradebook.db"),
+        secret = [str(course.source(assignment)), str(course.solutions), str(course.gradebook_path),
                   str(folder), str(course.root / "tests")]
         ctx = Context(course, assignment, reference, base, release, wrong_id, secret, port, folder)
         all_cases = cases()
@@ -355,6 +551,12 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
             elif isinstance(made, tuple) and made[0] == "files":
                 for name, data in made[1].items():
                     (target / name).write_bytes(data)
+            elif isinstance(made, tuple) and made[0] == "link":
+                for name, dest in made[1].items():
+                    (target / name).symlink_to(dest)
+            elif isinstance(made, tuple) and made[0] == "dirlink":
+                target.rmdir()
+                target.symlink_to(made[1], target_is_directory=True)
             else:
                 nbformat.write(made, target / f"{assignment}.ipynb")
         # A row graded earlier: it must come through the batch untouched.
@@ -365,13 +567,19 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
         ref_score = _plain_reference_time(source, release, reference, limits)
         t0 = time.perf_counter()
         crashes = 0
+        logged: list[str] = []
+
+        def log_both(m):
+            logged.append(str(m))
+            log(m)
+
         try:
-            outcomes = grade_batch(course, assignment, folder, limits, jobs=jobs, log=log)
+            grade_batch(course, assignment, folder, limits, jobs=jobs, log=log_both)
         except Exception as exc:  # counted, not hidden
-            crashes, outcomes = 1, []
+            crashes = 1
             log(f"batch crashed: {type(exc).__name__}: {exc}")
         batch_seconds = time.perf_counter() - t0
-        leftover = _sandbox_processes()
+        leftover = _sandbox_processes(tmp)
         rows = {r["student"]: r for r in gradebook.rows(assignment)}
         names = {c.name for c in all_cases}
         after = {r["student"]: r for r in gradebook.rows()}
@@ -403,11 +611,16 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
                 above += 1
             if case.flagged and not r["flags"]:
                 problems.append("not flagged")
-            graded_nb = autograded_path(course, assignment, case.name)
-            if graded_nb.exists() and _printed(graded_nb, SNOOP):
+            graded_nb = gradebook.notebook(assignment, case.name)
+            if graded_nb is not None and _printed(graded_nb, SNOOP):
                 problems.append("snooping reached a private file or the network")
+            size = len(nbformat.writes(graded_nb)) if graded_nb is not None else 0
+            if size > (limits.max_output_mb + 4) * 1024 * 1024:
+                problems.append(f"graded notebook of {size / 1e6:.0f} MB: over the output cap")
             results.append(CaseResult(case, r["status"], s, r["flags"], not problems, problems))
-        leaks = _leaks(course, assignment, source, release, [c.name for c in all_cases], tmp)
+        leaks, active = _leaks(course, assignment, source, release, [c.name for c in all_cases], tmp)
+        raw_control = sum(any(ch in line for ch in ("\x1b", "\x07")) for line in logged)
+        zip_ok = _corrupt_zip_entry(course, assignment, reference, tmp)
         repeat_diff = None
         if repeat and not crashes:
             before = {k: (v["status"], v["score"]) for k, v in rows.items()}
@@ -423,6 +636,9 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
             "false full scores": false_full,
             "scores above what the work earned": above,
             "hidden-test leaks in feedback": leaks,
+            "live script or HTML in feedback": active,
+            "raw control characters printed": raw_control,
+            "corrupt zip entry fails only its submission": zip_ok,
             "lost or altered grades": lost + altered + len(strangers),
             "processes left running": leftover,
             "regrading changed": "not run" if repeat_diff is None else (repeat_diff or "nothing"),
@@ -439,9 +655,8 @@ def run_audit(course: Course, assignment: str, jobs: int = 2, limits: sandbox.Li
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _printed(path: Path, marker: str) -> bool:
+def _printed(nb, marker: str) -> bool:
     """Whether any output (not source) of a graded notebook contains ``marker``."""
-    nb = nbformat.read(path, as_version=4)
     return any(marker in json.dumps(o) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
@@ -458,17 +673,62 @@ def _plain_reference_time(source, release, reference, limits) -> float:
     return time.perf_counter() - t0
 
 
-def _leaks(course, assignment, source, release, students, tmp) -> int:
-    leaks = 0
+def _secret_forms(secret: str) -> list[str]:
+    """The ways an attack in the audit encodes what it stole: as is, base64, 8-character lines."""
+    import base64
+
+    return [secret, base64.b64encode(secret.encode()).decode()[:16]]
+
+
+def _leaks(course, assignment, source, release, students, tmp) -> tuple[int, int]:
+    """(feedback files holding hidden-test text in any of the attacks' encodings, feedback files
+    with live script or HTML that a submission wrote)."""
+    import re
+
+    leaks = active = 0
+    book = Gradebook(course.gradebook_path)
     for s in students:
-        graded = autograded_path(course, assignment, s)
-        if not graded.exists():
+        graded = book.notebook(assignment, s)
+        if graded is None:
             continue
-        secrets_ = secrets_for(nbformat.read(graded, as_version=4), source, release)
+        secrets_ = secrets_for(graded, source, release)
         try:
             html = render(graded, tmp / "fb" / f"{s}.html", source, release).read_text()
         except LeakError:
             continue  # refused to write: not a leak, the guard worked
-        if any(sec in html for sec in secrets_):
+        flat = re.sub(r"\s+", "", html)
+        if any(form in html or re.sub(r"\s+", "", form) in flat for sec in secrets_
+               for form in _secret_forms(sec) if len(form) >= 12):
             leaks += 1
-    return leaks
+        # live markup only: a script holding an attack's marker, or a real tag with an event handler
+        # (the submission's source, shown as escaped text, does not count)
+        if re.search(r"<script[^>]*>[^<]*XSS|<[a-zA-Z][^>]*\son[a-z]+\s*=\s*[\"']?alert", html, re.I):
+            active += 1
+    return leaks, active
+
+
+def _corrupt_zip_entry(course, assignment, reference, tmp) -> bool:
+    """A zip with one good submission and one whose entry fails its CRC: intake reads the first and
+    marks only the second unreadable (it used to end the whole grade command)."""
+    import zipfile
+
+    from autograder import intake
+
+    z = tmp / "crc.zip"
+    good = nbformat.writes(reference).encode()
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(f"alice/{assignment}.ipynb", good)
+        zf.writestr(f"bob/{assignment}.ipynb", good)
+    data = bytearray(z.read_bytes())
+    second = data.find(good, data.find(good) + len(good))
+    data[second + len(good) // 2] ^= 0xFF  # flip a byte inside bob's data: its CRC no longer matches
+    z.write_bytes(bytes(data))
+    scratch = tmp / "crc"
+    scratch.mkdir()
+    try:
+        batch = intake.load(z, assignment, scratch)
+    except Exception:  # noqa: BLE001 - a crash is the failure this measures
+        return False
+    subs = {sb.student: sb for sb in batch.submissions}
+    return (set(subs) == {"alice", "bob"} and subs["alice"].unreadable is None
+            and subs["bob"].unreadable is not None and "corrupt" in subs["bob"].unreadable)

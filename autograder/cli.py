@@ -37,7 +37,12 @@ def _limits(args: argparse.Namespace):
 
     cfg = nbgrader_config(Path(__file__).resolve().parents[1])
     cell_timeout = args.cell_timeout or int(cfg.Execute.timeout)
-    threads = 1 if args.jobs > 1 else int(os.environ.get("COURSE_NUM_THREADS", "2"))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if args.jobs > cores:
+        raise CourseError(f"--jobs {args.jobs} is more than the {cores} cores here: workers would compete for them "
+                          f"and grades would depend on the load. Use --jobs {cores} or fewer.")
+    # threads per worker x workers <= cores: the grade never depends on oversubscribed cores
+    threads = max(1, min(int(os.environ.get("COURSE_NUM_THREADS", "2")), cores // args.jobs))
     return Limits(cell_timeout=cell_timeout, deadline=args.deadline, memory_mb=args.memory_mb, threads=threads)
 
 
@@ -50,7 +55,7 @@ def _cmd_grade(args: argparse.Namespace, course: Course) -> int:
     assignment = course.check(args.assignment)
     t0 = time.perf_counter()
     outcomes = grade_batch(course, assignment, Path(args.submissions), _limits(args), jobs=args.jobs)
-    rows = [r for r in Gradebook(course.workspace / "gradebook.db").rows(assignment)
+    rows = [r for r in Gradebook(course.gradebook_path).rows(assignment)
             if r["student"] in {o.student for o in outcomes}]
     print()
     print(table(rows))
@@ -65,7 +70,7 @@ def _cmd_status(args: argparse.Namespace, course: Course) -> int:
     from autograder.gradebook import Gradebook
 
     assignment = course.check(args.assignment) if args.assignment else None
-    rows = Gradebook(course.workspace / "gradebook.db").rows(assignment)
+    rows = Gradebook(course.gradebook_path).rows(assignment)
     if args.failed:
         rows = [r for r in rows if r["score"] is None or r["status"] != "graded"]
     if not rows:
@@ -80,26 +85,28 @@ def _cmd_status(args: argparse.Namespace, course: Course) -> int:
 def _cmd_feedback(args: argparse.Namespace, course: Course) -> int:
     import nbformat
 
-    from autograder.feedback import LeakError, render
-    from autograder.grade import autograded_path
+    from autograder.feedback import LeakError, render, secret_lines
+    from autograder.gradebook import Gradebook
 
     assignment = course.check(args.assignment)
-    graded_dir = course.workspace / "autograded" / assignment
-    students = [args.student] if args.student else sorted(p.stem for p in graded_dir.glob("*.ipynb"))
-    if not students:
+    book = Gradebook(course.gradebook_path)
+    rows = {r["student"]: r for r in book.rows(assignment)}
+    students = [args.student] if args.student else sorted(s for s, r in rows.items() if r["has_notebook"])
+    if not rows:
         raise CourseError(f"nothing graded for {assignment} yet: run `course-grader grade {assignment} <submissions>`.")
     source = nbformat.read(course.source(assignment), as_version=4)
     release = nbformat.read(course.release(assignment), as_version=4)
-    out_dir = Path(args.out) if args.out else course.workspace / "feedback" / assignment
+    out_dir = Path(args.out) if args.out else course.feedback_dir(assignment)
     problems = 0
+    lines = secret_lines(source, release)  # once for the batch
     for student in students:
-        graded = autograded_path(course, assignment, student)
-        if not graded.exists():
+        graded = book.notebook(assignment, student)
+        if graded is None:
             print(f"{student}: no graded notebook (was it graded? unreadable ones have none)")
             problems += 1
             continue
         try:
-            path = render(graded, out_dir / f"{student}.html", source, release)
+            path = render(graded, out_dir / f"{student}.html", source, release, lines)
             print(f"{student}: {path}")
         except LeakError as exc:
             print(f"{student}: NOT WRITTEN: {exc}")
@@ -112,7 +119,7 @@ def _cmd_export(args: argparse.Namespace, course: Course) -> int:
     from autograder.gradebook import Gradebook
 
     assignment = course.check(args.assignment) if args.assignment else None
-    rows = Gradebook(course.workspace / "gradebook.db").rows(assignment)
+    rows = Gradebook(course.gradebook_path).rows(assignment)
     out = Path(args.out)
     write_csv(rows, out)
     print(f"wrote {len(rows)} rows to {out}")
@@ -126,7 +133,7 @@ def _cmd_demo(args: argparse.Namespace, course: Course) -> int:
     root = ["--root", str(course.root), "--workspace", str(course.workspace)]
 
     assignments = course.resolve(args.assignment)
-    demo = course.workspace / "demo"
+    demo = course.demo
     for a in assignments:
         release(course, a, out_root=demo / "released")
         paths = write_examples(course, a, demo / "submissions" / a)
@@ -168,8 +175,8 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("assignment", help="assignment id, e.g. m1_neurons")
     g.add_argument("submissions", help="folder of <student>/<id>.ipynb (or <student>.ipynb), or a .zip of one")
     g.add_argument("--jobs", type=int, default=1, help="submissions graded at once (one torch thread each)")
-    g.add_argument("--deadline", type=int, default=600, help="seconds for a whole notebook (default 600)")
-    g.add_argument("--cell-timeout", type=int, default=None, help="seconds for one cell (default: nbgrader_config)")
+    g.add_argument("--deadline", type=int, default=600, help="CPU seconds for a whole notebook (default 600)")
+    g.add_argument("--cell-timeout", type=int, default=None, help="CPU seconds for one cell (default: nbgrader_config)")
     g.add_argument("--memory-mb", type=int, default=4096, help="memory for one kernel (default 4096)")
     g.set_defaults(func=_cmd_grade)
 

@@ -33,6 +33,23 @@ class Course:
     def workspace(self) -> Path:
         return self.workspace_dir or self.root / "autograder" / "workspace"
 
+    @property
+    def gradebook_path(self) -> Path:
+        """The gradebook: the one record of every grade (graded notebooks included)."""
+        return self.workspace / "gradebook.db"
+
+    @property
+    def jobs(self) -> Path:
+        """Scratch folders of running sandboxes (hidden from every kernel)."""
+        return self.workspace / "jobs"
+
+    @property
+    def demo(self) -> Path:
+        return self.workspace / "demo"
+
+    def feedback_dir(self, assignment: str) -> Path:
+        return self.workspace / "feedback" / assignment
+
     def assignments(self) -> list[str]:
         """Assignment ids in syllabus order (their names start with m1_, m2_, ...)."""
         return sorted(p.parent.name for p in self.solutions.glob("*/*.py") if p.stem == p.parent.name)

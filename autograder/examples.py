@@ -2,14 +2,15 @@
 
 * ``reference``: the student notebook with every answer filled in from the source's solutions;
 * ``blank``: the student notebook as released;
-* ``partly_wrong``: the reference with two answers replaced by realistic mistakes, taken from
-  ``tests/variants/<id>.py`` (the same mistakes the test suite proves are caught).
+* ``partly_wrong``: the reference with two answers made wrong: the first two graded functions
+  return a result that is off (numbers nudged), generated here from the reference, so grading
+  never reads the test suite's files.
 
 They are generated, not committed, so they can never drift from the notebooks.
 """
 from __future__ import annotations
 
-import importlib.util
+import ast
 import re
 from pathlib import Path
 
@@ -42,17 +43,47 @@ def reference(course: Course, assignment: str) -> nbformat.NotebookNode:
     return with_answers(release, answers)
 
 
+_NUDGE = """
+
+_reference_{name} = {name}
+
+
+def _nudged(value):
+    import numpy as _np
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, _np.ndarray) and value.dtype.kind in "iuf":
+        return value + 1
+    if isinstance(value, (tuple, list)):
+        return type(value)(_nudged(v) for v in value)
+    return value
+
+
+def {name}(*args, **kwargs):
+    return _nudged(_reference_{name}(*args, **kwargs))
+"""
+
+
 def wrong_answers(course: Course, assignment: str, n: int = 2) -> dict[str, str]:
-    path = course.root / "tests" / "variants" / f"{assignment}.py"
-    if not path.exists():
-        return {}
-    spec = importlib.util.spec_from_file_location(f"variants_{assignment}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    picked = {}
-    for gid, variants in getattr(mod, "WRONG", {}).items():
-        if gid not in getattr(mod, "FAILS", {}):
-            picked[gid] = next(iter(variants.values()))
+    """grade_id -> a wrong answer for the first ``n`` answer cells that define a function: the
+    reference, wrapped so that every number it returns is off by one."""
+    source = nbformat.read(course.source(assignment), as_version=4)
+    picked: dict[str, str] = {}
+    for c in source.cells:
+        meta = nbg(c)
+        if not (meta.get("solution") and c.cell_type == "code"):
+            continue
+        text = solution_text(c.source)
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        fns = [s.name for s in tree.body if isinstance(s, ast.FunctionDef)]
+        if fns != [meta.get("grade_id")]:
+            continue
+        picked[meta["grade_id"]] = text + _NUDGE.format(name=fns[0])
         if len(picked) == n:
             break
     return picked

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import intake, sandbox
-from autograder.assemble import assemble, nbg
+from autograder.assemble import SourceFacts, assemble, source_facts
 from autograder.course import Course, CourseError
 from autograder.gradebook import Gradebook
 from autograder.scoring import FAILED, Score, score, unreadable
@@ -33,50 +33,40 @@ def _load_trusted(course: Course, assignment: str):
     return nbformat.read(src, as_version=4), nbformat.read(rel, as_version=4)
 
 
-def autograded_path(course: Course, assignment: str, student: str) -> Path:
-    return course.workspace / "autograded" / assignment / f"{student}.ipynb"
-
-
 def max_points(source) -> tuple[float, float]:
     """(autograded points, points graded by hand) of a source notebook."""
-    auto = manual = 0.0
-    for c in source.cells:
-        meta = nbg(c)
-        if meta.get("grade"):
-            if c.cell_type == "code":
-                auto += float(meta.get("points", 0))
-            else:
-                manual += float(meta.get("points", 0))
-    return auto, manual
+    facts = source_facts(source, source)
+    return facts.max_score, facts.manual_max
 
 
 def grade_one(course: Course, assignment: str, sub: intake.Submission, source, release,
-              limits: sandbox.Limits, slot: int, mode: str, maxima: tuple[float, float]) -> Score:
-    max_score, manual_max = maxima
+              limits: sandbox.Limits, slot: int, mode: str, facts: SourceFacts) -> tuple[Score, str | None]:
+    """(score, graded notebook as JSON or None). Nothing is written here: the gradebook row, recorded
+    by the caller, is the only record."""
+    max_score, manual_max = facts.max_score, facts.manual_max
     if sub.unreadable:
-        return unreadable(sub.unreadable, max_score, manual_max, sub.flags)
+        return unreadable(sub.unreadable, max_score, manual_max, sub.flags), None
     try:
-        assembled = assemble(source, release, sub.notebook)
-        run = sandbox.run(assembled.notebook, limits, slot, course.workspace, mode)
+        assembled = assemble(source, release, sub.notebook, facts)
+        run = sandbox.run(assembled.notebook, limits, slot, course.jobs, course.workspace, mode)
         result = score(assembled, run, sub.flags)
+        graded = None
+        if run.notebook is not None:
+            run.notebook.metadata["grader"] = {"score": result.to_dict(), "assignment": assignment, "student": sub.student}
+            graded = nbformat.writes(run.notebook)
     except Exception as exc:  # a bug of ours must not stop the batch, nor look like a 0
         return Score(FAILED, None, max_score, manual_max, reason=f"grader error: {type(exc).__name__}: {exc}",
-                     flags=list(sub.flags))
-    if run.notebook is not None:
-        out = autograded_path(course, assignment, sub.student)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        run.notebook.metadata["grader"] = {"score": result.to_dict(), "assignment": assignment, "student": sub.student}
-        nbformat.write(run.notebook, out)
-    return result
+                     flags=list(sub.flags)), None
+    return result, graded
 
 
 def grade_batch(course: Course, assignment: str, path: Path, limits: sandbox.Limits, jobs: int = 1,
                 log=print, gradebook: Gradebook | None = None) -> list[Outcome]:
     course.check(assignment)
     source, release = _load_trusted(course, assignment)
-    gradebook = gradebook or Gradebook(course.workspace / "gradebook.db")
+    gradebook = gradebook or Gradebook(course.gradebook_path)
     mode = sandbox.probe()
-    maxima = max_points(source)
+    facts = source_facts(source, release)  # the per-batch facts about the source, once
     with tempfile.TemporaryDirectory(prefix="intake-") as scratch:
         batch = intake.load(Path(path), assignment, Path(scratch))
         for line in batch.ignored:
@@ -86,17 +76,18 @@ def grade_batch(course: Course, assignment: str, path: Path, limits: sandbox.Lim
                               f"or <student>.ipynb inside it.")
         for line in sandbox.describe(mode, limits):
             log(line)
-        log(f"grading {len(batch.submissions)} submission(s) of {assignment} with {jobs} worker(s)")
+        log(f"grading {len(batch.submissions)} submission(s) of {assignment} with {jobs} worker(s), "
+            f"{limits.threads} thread(s) each")
         slots = list(range(jobs))
         lock = threading.Lock()
         outcomes: list[Outcome] = []
         t0 = time.perf_counter()
 
-        def work(sub: intake.Submission) -> Outcome:
+        def work(sub: intake.Submission):
             with lock:
                 slot = slots.pop()
             try:
-                return Outcome(sub.student, grade_one(course, assignment, sub, source, release, limits, slot, mode, maxima))
+                return grade_one(course, assignment, sub, source, release, limits, slot, mode, facts)
             finally:
                 with lock:
                     slots.append(slot)
@@ -105,8 +96,9 @@ def grade_batch(course: Course, assignment: str, path: Path, limits: sandbox.Lim
             futures = {pool.submit(work, s): s for s in batch.submissions}
             for n, fut in enumerate(as_completed(futures), 1):
                 sub = futures[fut]
-                outcome = fut.result()
-                gradebook.record(assignment, sub.student, outcome.result, sub.sha256)
+                result, graded = fut.result()
+                outcome = Outcome(sub.student, result)
+                gradebook.record(assignment, sub.student, result, sub.sha256, graded)
                 outcomes.append(outcome)
                 r = outcome.result
                 shown = "-" if r.score is None else f"{r.score:g}/{r.max_score:g}"

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS results (
     detail TEXT NOT NULL,
     submission_sha256 TEXT NOT NULL,
     graded_at REAL NOT NULL,
+    notebook TEXT,
     PRIMARY KEY (assignment, student)
 )
 """
@@ -38,29 +39,49 @@ class Gradebook:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
             db.execute(SCHEMA)
+            cols = {r[1] for r in db.execute("PRAGMA table_info(results)")}
+            if "notebook" not in cols:  # a gradebook from before graded notebooks were kept here
+                db.execute("ALTER TABLE results ADD COLUMN notebook TEXT")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
         db.row_factory = sqlite3.Row
         return db
 
-    def record(self, assignment: str, student: str, result: Score, sha256: str) -> None:
+    def record(self, assignment: str, student: str, result: Score, sha256: str,
+               notebook: str | None = None) -> None:
+        """Replace the student's row: score, status, details and the graded notebook (JSON) together,
+        so feedback and export can never read a notebook from another grading than the score."""
         detail = {"tests": [t.__dict__ for t in result.tests], "protections": result.protections,
                   "seconds": result.seconds}
         with closing(self._connect()) as db, db:
             db.execute(
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO results (assignment, student, status, score, max_score, manual_max, reason, "
+                "flags, detail, submission_sha256, graded_at, notebook) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (assignment, student, result.status, result.score, result.max_score, result.manual_max,
-                 result.reason, json.dumps(result.flags), json.dumps(detail), sha256, time.time()),
+                 result.reason, json.dumps(result.flags), json.dumps(detail), sha256, time.time(), notebook),
             )
 
+    def notebook(self, assignment: str, student: str):
+        """The graded notebook of the student's latest grading, or None (not graded, or no run)."""
+        import nbformat
+
+        with closing(self._connect()) as db:
+            r = db.execute("SELECT notebook FROM results WHERE assignment = ? AND student = ?",
+                           (assignment, student)).fetchone()
+        return nbformat.reads(r[0], as_version=4) if r and r[0] else None
+
     def rows(self, assignment: str | None = None) -> list[dict]:
-        query = "SELECT * FROM results" + (" WHERE assignment = ?" if assignment else "") + " ORDER BY assignment, student"
+        query = ("SELECT assignment, student, status, score, max_score, manual_max, reason, flags, detail, "
+                 "submission_sha256, graded_at, notebook IS NOT NULL AS has_notebook FROM results")
+        query += " WHERE assignment = ?" if assignment else ""
+        query += " ORDER BY assignment, student"
         with closing(self._connect()) as db:
             out = []
             for r in db.execute(query, (assignment,) if assignment else ()):
                 d = dict(r)
                 d["flags"] = json.loads(d["flags"])
                 d["detail"] = json.loads(d["detail"])
+                d["has_notebook"] = bool(d["has_notebook"])
                 out.append(d)
             return out

@@ -30,7 +30,6 @@ import nbformat
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "sandbox_runner.py"
 LAUNCHER = HERE / "kernel_launcher.py"
-MARKER = "@@GRADER-RESULT@@"
 BASE_UID = 61000
 SYSTEM_DIRS = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/dev", "/opt/conda"]
 
@@ -39,8 +38,8 @@ SYSTEM_DIRS = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/de
 class Limits:
     """What one submission may use. The grade command's flags set these."""
 
-    cell_timeout: int = 120        # seconds for one cell
-    deadline: int = 600            # seconds for the whole notebook
+    cell_timeout: int = 120        # CPU seconds (or seconds idle) for one cell; wall clock 20x, a backstop
+    deadline: int = 600            # CPU seconds for the whole notebook; wall clock 20x
     memory_mb: int = 4096          # address space of the kernel
     tmp_mb: int = 512              # its private /tmp (the working folder lives there)
     max_output_mb: int = 8         # output kept from the whole notebook
@@ -58,6 +57,7 @@ class RunResult:
     notebook: nbformat.NotebookNode | None
     protections: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    tests: dict = field(default_factory=dict)   # grade_id -> {"visible": error|None, "hidden": ..., "ran": bool}
 
 
 def _works(cmd: list[str]) -> bool:
@@ -148,16 +148,18 @@ def describe(mode: str, limits: Limits) -> list[str]:
     }[mode]
     return [
         lines,
-        f"limits: {limits.cell_timeout} s a cell, {limits.deadline} s a notebook, {limits.memory_mb} MB memory, "
+        f"limits: {limits.cell_timeout} s of CPU (or idle) a cell, {limits.deadline} s of CPU a notebook, "
+        f"{limits.memory_mb} MB memory, "
         f"{limits.tmp_mb} MB disk, {limits.max_output_mb} MB output"
         + (f", {limits.nproc} processes" if mode == "full" else ""),
     ]
 
 
-def run(nb: nbformat.NotebookNode, limits: Limits, slot: int, workspace: Path, mode: str | None = None) -> RunResult:
-    """Execute ``nb`` in the sandbox; never raises for anything the notebook does."""
+def run(nb: nbformat.NotebookNode, limits: Limits, slot: int, jobs: Path, workspace: Path,
+        mode: str | None = None) -> RunResult:
+    """Execute ``nb`` in the sandbox (scratch under ``jobs``; ``workspace`` is hidden from the
+    kernel); never raises for anything the notebook does."""
     mode = mode or probe()
-    jobs = workspace / "jobs"
     jobs.mkdir(parents=True, exist_ok=True)
     os.chmod(jobs, 0o700)
     job = Path(tempfile.mkdtemp(prefix=f"slot{slot}-", dir=jobs))
@@ -166,17 +168,26 @@ def run(nb: nbformat.NotebookNode, limits: Limits, slot: int, workspace: Path, m
         nbformat.write(nb, job / "input.ipynb")
         settings = settings_for(mode, limits, slot, job, workspace)
         (job / "settings.json").write_text(json.dumps(settings))
-        cmd = [sys.executable, "-I", str(RUNNER), str(job / "settings.json")]
+        # The runner's result comes back through a file it inherits as an open descriptor: nothing
+        # the notebook prints can be mistaken for it, and the kernel never holds that descriptor.
+        result_fd = os.open(job / "result.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        cmd = [sys.executable, "-I", str(RUNNER), str(job / "settings.json"), str(result_fd)]
         ns = ["--net", "--pid", "--mount", "--ipc", "--uts", "--fork", "--kill-child"]
         if mode == "full":
             cmd = ["unshare", *ns, *cmd]
         elif mode == "userns":
             cmd = ["unshare", "--user", "--map-root-user", *ns, *cmd]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(job)}
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=env, cwd=str(job))
+        threads = str(limits.threads)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(job),
+               "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+               "COURSE_NUM_THREADS": threads, "COURSE_GRADING": "1", "MPLBACKEND": "Agg"}
         try:
-            out, err = proc.communicate(timeout=limits.deadline + 120)
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, env=env, cwd=str(job), pass_fds=(result_fd,))
+        finally:
+            os.close(result_fd)
+        try:
+            out, err = proc.communicate(timeout=20 * limits.deadline + 180)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
@@ -185,17 +196,17 @@ def run(nb: nbformat.NotebookNode, limits: Limits, slot: int, workspace: Path, m
         finally:
             if mode == "limits":
                 _kill_leftovers(proc.pid)
-        text = out.decode("utf-8", "replace")
-        idx = text.rfind(MARKER)
-        if idx < 0:
+        try:
+            payload = json.loads((job / "result.json").read_bytes() or b"null")
+            r = payload["result"]
+        except (ValueError, TypeError, KeyError):
             tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
             return RunResult("sandbox-error", None, f"the sandbox runner exited {proc.returncode} without a result: "
                              + " | ".join(tail), None, describe(mode, limits))
-        payload = json.loads(text[idx + len(MARKER):])
-        r = payload["result"]
         nb_out = nbformat.reads(payload["notebook"], as_version=4) if payload.get("notebook") else None
         return RunResult(r["status"], r["cell"], r["message"], nb_out,
-                         describe(mode, limits) + r.get("protections", []), r.get("seconds", 0.0))
+                         describe(mode, limits) + r.get("protections", []), r.get("seconds", 0.0),
+                         r.get("tests", {}))
     finally:
         shutil.rmtree(job, ignore_errors=True)
 

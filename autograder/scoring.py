@@ -1,13 +1,12 @@
 """Scoring: points from the executed notebook, judged against the trusted source.
 
-A test earns its points when its visible and hidden parts ran without an error *and* the canary
-after it printed its nonce with no tampering found and then failed with its own nonce. Points come
-from the source's metadata, never from the submission. Tests after a timeout or a dead kernel did
+A test earns its points when its visible and hidden parts ran to the end without an error in the
+grader's trusted process (the sandbox runner reports each part's outcome; nothing the student's
+kernel printed is read). Points come from the source's metadata, never from the submission. Tests after a timeout or a dead kernel did
 not run and earn nothing; the status says where the run stopped.
 """
 from __future__ import annotations
 
-import ast
 from dataclasses import asdict, dataclass, field
 
 from autograder.assemble import Assembled
@@ -46,40 +45,13 @@ class Score:
         return asdict(self)
 
 
-def _error(outputs) -> tuple[str, str] | None:
-    for o in outputs:
-        if o.get("output_type") == "error":
-            return o.get("ename", ""), o.get("evalue", "")
-    return None
-
-
-def _canary_verdict(cell, spec) -> str | None:
-    """None if the canary behaved; otherwise what it showed."""
-    text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stdout")
-    err = _error(cell.outputs)
-    prefix = spec.nonce_out + " "
-    line = next((ln for ln in text.splitlines() if ln.startswith(prefix)), None)
-    if line is None:
-        return "the integrity check's output never appeared (cells rewritten or output hijacked)"
-    try:
-        bad = ast.literal_eval(line[len(prefix):])
-    except (ValueError, SyntaxError):
-        return "the integrity check's output was altered"
-    if bad:
-        return "patched: " + ", ".join(bad)
-    if err is None or err[0] != "AssertionError" or err[1] != spec.nonce_err:
-        return "errors are being suppressed or rewritten (a failing check did not fail)"
-    return None
-
-
 def describe_cell(assembled: Assembled, index: int | None) -> str:
     if index is None:
         return "before the first cell"
     role = assembled.notebook.cells[index].metadata.get("grader", {})
     gid = role.get("grade_id")
-    what = {"answer": f"answer {gid!r}", "test": f"test {gid!r}", "canary": f"the check after {gid!r}",
-            "student-extra": "a cell the student added", "locked": f"read-only cell {gid!r}",
-            "baseline": "the grader's first cell"}.get(role.get("role"), "a cell")
+    what = {"answer": f"answer {gid!r}", "test": f"test {gid!r}",
+            "student-extra": "a cell the student added", "locked": f"read-only cell {gid!r}"}.get(role.get("role"), "a cell")
     return f"cell {index} ({what})"
 
 
@@ -90,37 +62,18 @@ def score(assembled: Assembled, run: RunResult, intake_flags: list[str]) -> Scor
     if run.status == "sandbox-error" or run.notebook is None:
         return Score(FAILED, None, max_score, manual_max, reason=run.message or "no result", flags=flags,
                      protections=run.protections, seconds=run.seconds)
-    cells = run.notebook.cells
-    ran_upto = len(cells) if run.cell is None else run.cell  # cells at index >= run.cell did not complete
-    by_test: dict[str, dict[str, int]] = {}
-    for i, cell in enumerate(cells):
-        role = cell.metadata.get("grader", {})
-        if role.get("role") in ("test", "canary"):
-            by_test.setdefault(role["grade_id"], {})[role.get("part", "canary")] = i
     tests: list[TestResult] = []
-    tampered: list[str] = []
     for spec in assembled.tests:
-        idx = by_test[spec.grade_id]
-        last = max(idx.values())
-        if last >= ran_upto:
+        rec = run.tests.get(spec.grade_id)
+        if not rec or not rec.get("ran"):
             tests.append(TestResult(spec.grade_id, spec.points, 0.0, "not-run"))
             continue
-        vis_err = _error(cells[idx["visible"]].outputs)
-        hid_err = _error(cells[idx["hidden"]].outputs) if "hidden" in idx else None
-        verdict = _canary_verdict(cells[idx["canary"]], spec)
-        if verdict:
-            tampered.append(f"{spec.grade_id}: {verdict}")
-            tests.append(TestResult(spec.grade_id, spec.points, 0.0, "tampered",
-                                    visible_error=None if vis_err is None else f"{vis_err[0]}: {vis_err[1]}"))
-            continue
+        vis_err, hid_err = rec.get("visible"), rec.get("hidden")
         passed = vis_err is None and hid_err is None
         tests.append(TestResult(spec.grade_id, spec.points, spec.points if passed else 0.0,
                                 "passed" if passed else "failed",
-                                visible_error=None if vis_err is None else f"{vis_err[0]}: {vis_err[1]}"[:500],
+                                visible_error=None if vis_err is None else str(vis_err)[:500],
                                 hidden_failed=hid_err is not None))
-    if tampered:
-        flags.append("tampering detected, those tests earn nothing: " + "; ".join(tampered[:3])
-                     + (f" (and {len(tampered) - 3} more)" if len(tampered) > 3 else ""))
     earned = sum(t.earned for t in tests)
     if run.status == "timed-out":
         status, reason = TIMED_OUT, f"{run.message} at {describe_cell(assembled, run.cell)}"

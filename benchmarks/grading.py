@@ -46,6 +46,7 @@ def main() -> None:
         times = {}
         # The grade command gives each worker one torch thread when --jobs > 1; a single worker keeps
         # COURSE_NUM_THREADS. Both single-worker settings are timed, so the speed-up is shown both ways.
+        print(f"load average (1, 5, 15 min) at the start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
         for jobs, t in ((1, threads), (1, 1), (2, 1)):
             limits = sandbox.Limits(threads=t)
             book = Gradebook(tmp / f"gb{jobs}-{t}.db")
@@ -69,10 +70,12 @@ def main() -> None:
                            resources={"metadata": {"path": d}}).execute()
         plain = time.perf_counter() - t0
         t0 = time.perf_counter()
-        sandbox.run(nb, sandbox.Limits(threads=threads), 0, tmp / "ws")
+        sandbox.run(nb, sandbox.Limits(threads=threads), 0, tmp / "ws" / "jobs", tmp / "ws")
         boxed = time.perf_counter() - t0
         print(f"plain execution {plain:.2f} s, sandboxed {boxed:.2f} s: overhead {boxed - plain:+.2f} s "
               f"({(boxed / plain - 1) * 100:+.0f}%) [isolation: {sandbox.probe()}]")
+        print(f"load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}; "
+              f"{len(os.sched_getaffinity(0))} cores")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -6,13 +6,19 @@ the source notebook's cells in one fresh namespace, skipping cells tagged ``slow
 (training and pictures, which graded fast tests never depend on), and record which test cells
 raised. Only our own variant code runs here, so no sandbox is needed; the real grade command is
 proved separately on whole submissions (tests/test_grade_e2e.py).
+
+With ``COURSE_VARIANTS_ACROSS=1`` each test cell runs the way the grader runs it: in a trusted
+namespace (``autograder.trusted``) that reaches the notebook's names across the boundary of
+``autograder.remote`` (copies and handles), served from a thread; so a test that relies on what
+the boundary does not carry (mutating a returned parameter, backpropagating through a student
+model's output) fails here too.
 """
 from __future__ import annotations
 
 import os
 import re
 import traceback
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -32,7 +38,7 @@ def release_path(assignment: str) -> Path:
     return ROOT / "notebooks" / assignment / f"{assignment}.ipynb"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
@@ -79,6 +85,11 @@ def run_cells(
     answers.update(overrides or {})
     namespace: dict = {"__name__": "__main__"}
     results: dict[str, str | None] = {}
+    across = os.environ.get("COURSE_VARIANTS_ACROSS") == "1"
+    if across:
+        from autograder.trusted import TrustedTests
+
+        trusted_tests = TrustedTests()
     cwd = os.getcwd()
     os.chdir(source_path(assignment).parent)
     try:
@@ -89,6 +100,9 @@ def run_cells(
             gid = meta.get("grade_id")
             src = answers.get(gid, cell.source) if meta.get("solution") else cell.source
             src = "\n".join("" if _MAGIC.match(ln) else ln for ln in src.splitlines())
+            if across and meta.get("grade") and not meta.get("solution"):
+                results[gid] = _across(trusted_tests, namespace, gid, cell.source)
+                continue
             try:
                 exec(compile(src, f"<{assignment} cell {i} {gid}>", "exec"), namespace)
                 error = None
@@ -96,9 +110,43 @@ def run_cells(
                 error = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
             if meta.get("grade") and not meta.get("solution"):
                 results[gid] = error
+            elif across and not meta.get("solution"):
+                trusted_tests.replay_locked(cell.source)
     finally:
         os.chdir(cwd)
         import matplotlib.pyplot as plt
 
         plt.close("all")
     return results
+
+
+def _across(trusted_tests, namespace: dict, gid: str, source: str) -> str | None:
+    """Run one test cell as the grader does, against ``namespace`` served from a thread."""
+    import socket
+    import threading
+    import time
+
+    from autograder import remote
+    from autograder.assemble import split_hidden
+
+    def serve(sock):
+        peer = remote.Peer(sock, trusted=False)
+        peer.namespace = namespace
+        try:
+            while True:
+                header, bufs = peer.recv()
+                peer.handle(header, bufs)
+        except (remote.EndOfSession, remote.Closed):
+            pass
+
+    visible, hidden = split_hidden(source)
+    a, b = socket.socketpair()
+    thread = threading.Thread(target=serve, args=(b,), daemon=True)
+    thread.start()
+    run = trusted_tests.run_test(gid, [("visible", visible), ("hidden", hidden)], remote.Peer(a, trusted=True),
+                                 time.monotonic() + 300)
+    thread.join(30)
+    a.close()
+    b.close()
+    errors = [p.error for p in run.parts.values() if p.error]
+    return None if not errors else f"{errors[0][0]}: {errors[0][1]}".strip().splitlines()[-1]

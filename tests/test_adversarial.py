@@ -34,6 +34,18 @@ def test_feedback_leaks_no_hidden_test(report):
     assert report.figures["hidden-test leaks in feedback"] == 0
 
 
+def test_feedback_holds_no_live_script_or_html(report):
+    assert report.figures["live script or HTML in feedback"] == 0
+
+
+def test_file_names_are_printed_escaped(report):
+    assert report.figures["raw control characters printed"] == 0
+
+
+def test_a_corrupt_zip_entry_fails_only_its_submission(report):
+    assert report.figures["corrupt zip entry fails only its submission"] is True
+
+
 def test_gradebook_keeps_every_other_row(report):
     assert report.figures["lost or altered grades"] == 0
 
@@ -50,6 +62,6 @@ def test_identical_references_get_identical_full_scores(report):
 def test_audit_never_writes_to_the_course_gradebook(report, tiny_course):
     from autograder.gradebook import Gradebook
 
-    path = tiny_course.workspace / "gradebook.db"
+    path = tiny_course.gradebook_path
     students = {r["student"] for r in Gradebook(path).rows()} if path.exists() else set()
     assert not students & {"reference_1", "fork_bomb", "zz-graded-earlier"}

@@ -101,3 +101,62 @@ def test_zip_with_stray_files_grades_the_rest(capsys, tiny_course, tmp_path):
     rows = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith(("alice ", "bob "))}
     assert "graded" in rows["alice"] and "6/6" in rows["alice"]
     assert "unreadable" in rows["bob"] and "not valid JSON" in rows["bob"]
+
+
+def _crc_zip(tmp_path, good: bytes):
+    z = tmp_path / "crc.zip"
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("alice/t_tiny.ipynb", good)
+        zf.writestr("bob/t_tiny.ipynb", good)
+    data = bytearray(z.read_bytes())
+    second = data.find(good, data.find(good) + len(good))
+    data[second + len(good) // 2] ^= 0xFF
+    z.write_bytes(bytes(data))
+    return z
+
+
+def test_corrupt_zip_entry_fails_only_its_submission(tmp_path):
+    from autograder import intake
+
+    good = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    batch = intake.load(_crc_zip(tmp_path, good), "t_tiny", tmp_path / "x")
+    subs = {s.student: s for s in batch.submissions}
+    assert subs["alice"].unreadable is None
+    assert "corrupt" in subs["bob"].unreadable
+
+
+def test_links_are_refused_with_a_reason(tmp_path):
+    from autograder import intake
+
+    secret = tmp_path / "secret.ipynb"
+    secret.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    root = tmp_path / "subs"
+    (root / "carol").mkdir(parents=True)
+    (root / "carol" / "t_tiny.ipynb").symlink_to(secret)
+    (root / "dave").symlink_to(tmp_path, target_is_directory=True)
+    (root / "erin.ipynb").symlink_to(secret)
+    batch = intake.load(root, "t_tiny", tmp_path / "x")
+    subs = {s.student: s for s in batch.submissions}
+    for name in ("carol", "dave", "erin"):
+        assert subs[name].notebook is None and "link" in subs[name].unreadable, subs[name]
+
+
+def test_file_names_are_printed_escaped(tmp_path):
+    from autograder import intake
+
+    root = tmp_path / "subs"
+    (root / "frank").mkdir(parents=True)
+    (root / "frank" / "t_tiny.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    (root / "frank" / "\x1b[2Jnotes.txt").write_text("hi")
+    batch = intake.load(root, "t_tiny", tmp_path / "x")
+    assert batch.ignored and all("\x1b" not in line for line in batch.ignored), batch.ignored
+    assert any("\\x1b[2Jnotes.txt" in line for line in batch.ignored)
+
+
+def test_more_workers_than_cores_is_refused(capsys, tiny_course, tmp_path):
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    code, _, err = run(capsys, "--root", str(tiny_course.root), "grade", "t_tiny", str(tmp_path), "--jobs", str(cores + 1))
+    assert code == 2
+    assert_one_line_error(err, "more than the", "cores")

@@ -13,7 +13,6 @@ from autograder.cli import main
 from autograder.course import Course
 from autograder.examples import wrong_answers, write_examples
 from autograder.feedback import secret_lines, secrets_for
-from autograder.grade import autograded_path
 from autograder.gradebook import Gradebook
 
 pytestmark = pytest.mark.notebooks
@@ -29,7 +28,7 @@ def points(course: Course, assignment: str) -> dict[str, float]:
 def grade_examples(course: Course, assignment: str, tmp_path, jobs: int = 1) -> dict[str, dict]:
     write_examples(course, assignment, tmp_path / "subs")
     assert main(["--root", str(course.root), "grade", assignment, str(tmp_path / "subs"), "--jobs", str(jobs)]) == 0
-    return {r["student"]: r for r in Gradebook(course.workspace / "gradebook.db").rows(assignment)}
+    return {r["student"]: r for r in Gradebook(course.gradebook_path).rows(assignment)}
 
 
 def check_examples(course: Course, assignment: str, rows: dict[str, dict], tmp_path) -> None:
@@ -54,7 +53,7 @@ def check_examples(course: Course, assignment: str, rows: dict[str, dict], tmp_p
     release = nbformat.read(course.release(assignment), as_version=4)
     assert secret_lines(source, release), "the module has no hidden tests?"
     for name in ("reference", "blank", "partly_wrong"):
-        graded = nbformat.read(autograded_path(course, assignment, name), as_version=4)
+        graded = Gradebook(course.gradebook_path).notebook(assignment, name)
         secrets_ = secrets_for(graded, source, release)
         html = (tmp_path / "fb" / f"{name}.html").read_text()
         assert not [s for s in secrets_ if s in html]
@@ -83,3 +82,27 @@ def test_failed_to_grade_is_never_a_zero(tiny_course, tmp_path):
     main(["--root", str(tiny_course.root), "export", "--assignment", "t_tiny", "--out", str(out)])
     row = next(r for r in csv.DictReader(out.open()) if r["student"] == "carol")
     assert row["status"] == "unreadable" and row["score"] == "" and "not valid JSON" in row["reason"]
+
+
+def test_a_busy_machine_does_not_change_the_grade(tiny_course, tmp_path):
+    """Limits are on the CPU time the submission used: with every core kept busy by other
+    processes, the reference still gets full marks, graded with tight (CPU) limits."""
+    import os
+    import subprocess
+    import sys
+
+    from autograder.grade import grade_batch
+    from autograder.sandbox import Limits
+
+    write_examples(tiny_course, "t_tiny", tmp_path / "subs")
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * len(os.sched_getaffinity(0)))]
+    try:
+        outs = grade_batch(tiny_course, "t_tiny", tmp_path / "subs", Limits(cell_timeout=10, deadline=60, threads=1),
+                           log=lambda m: None)
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    got = {o.student: (o.result.status, o.result.score) for o in outs}
+    assert got["reference"] == ("graded", 6.0), got
+    assert got["blank"] == ("graded", 0.0), got
