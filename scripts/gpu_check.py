@@ -110,17 +110,14 @@ def run_cpu(assignment: str, threads: str, out: Path, timeout: int) -> dict:
 
 def kernel_device(workspace: Path, assignment: str) -> str:
     """What ``setup()`` printed in the graded reference notebook ("device: cuda | ..."), if found."""
-    import nbformat
+    from autograder.gradebook import Gradebook
 
-    for path in sorted(workspace.rglob("*.ipynb")):
-        if assignment not in str(path) or "reference" not in str(path):
-            continue
-        nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
-            for out in cell.get("outputs", []):
-                for line in str(out.get("text", "")).splitlines():
-                    if line.startswith("device: "):
-                        return line.split("|")[0].strip()
+    nb = Gradebook(workspace / "gradebook.db").notebook(assignment, "reference")
+    for cell in (nb.cells if nb is not None else []):
+        for out in cell.get("outputs", []):
+            for line in str(out.get("text", "")).splitlines():
+                if line.startswith("device: "):
+                    return line.split("|")[0].strip()
     return "device not found in the graded notebook"
 
 
