@@ -872,3 +872,33 @@ def test_text_corpus_is_printable_ascii_and_splits_contiguously():
     assert data.load_text_corpus(max_chars=100) == text[:100]
     with pytest.raises(ValueError):
         data.split_text(text, 0.6, 0.5)
+
+
+# ---------------------------------------------------------------------------
+# checks.forbidding (Module 5: torch allowed, the compared-against functions refused)
+
+
+def test_forbidding_refuses_the_named_function_and_allows_the_rest_of_torch():
+    from course_utils.checks import DelegationError, forbidding
+
+    q = torch.randn(2, 3, 4)
+    with forbidding("attention", torch.nn.functional.scaled_dot_product_attention):
+        w = torch.softmax(q @ q.transpose(-2, -1), dim=-1)  # ordinary torch still works
+    assert w.shape == (2, 3, 3)
+    with pytest.raises(DelegationError, match="attention called scaled_dot_product_attention"):
+        with forbidding("attention", torch.nn.functional.scaled_dot_product_attention):
+            torch.nn.functional.scaled_dot_product_attention(q, q, q)
+
+
+def test_forbidding_catches_a_refusal_that_was_swallowed():
+    from course_utils.checks import DelegationError, forbidding
+
+    def sneaky(x):
+        try:
+            return torch.nn.functional.unfold(x, 2)
+        except Exception:
+            return x
+
+    with pytest.raises(DelegationError, match="caught the error"):
+        with forbidding("patchify", torch.nn.functional.unfold):
+            sneaky(torch.randn(1, 1, 4, 4))
