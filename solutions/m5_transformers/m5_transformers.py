@@ -26,7 +26,7 @@
 try:
     import course_utils
 except ImportError:  # Colab or a fresh environment: install the course's helpers once
-    %pip install -q "git+https://github.com/neurons-to-transformers/neurons-to-transformers.git"
+    # %pip install -q "git+https://github.com/neurons-to-transformers/neurons-to-transformers.git"
     import course_utils
 import numpy as np
 import torch
@@ -77,7 +77,10 @@ from course_utils.plotting import OKABE_ITO, image_grid
 # $k_2 = (0, 0, 0, 0)$, and scalar values $v_1 = 10$, $v_2 = 0$. Work it out on paper: what is the
 # attention weight $a_1$ of the first key (to three decimals)?
 #
-# (a) 0.500 &nbsp;&nbsp; (b) 0.881 &nbsp;&nbsp; (c) 0.982 &nbsp;&nbsp; (d) 0.119
+# - (a) 0.500
+# - (b) 0.881
+# - (c) 0.982
+# - (d) 0.119
 #
 # Set `q1_answer` to `"a"`, `"b"`, `"c"` or `"d"`.
 
@@ -107,7 +110,10 @@ check_equal("q1_answer", q1_answer, "b")
 #
 # Under these assumptions, what is the variance of the unscaled score $q \cdot k$?
 #
-# (a) 1 &nbsp;&nbsp; (b) $\sqrt{d_k}$ &nbsp;&nbsp; (c) $d_k$ &nbsp;&nbsp; (d) $d_k^2$
+# - (a) $1$
+# - (b) $\sqrt{d_k}$
+# - (c) $d_k$
+# - (d) $d_k^2$
 #
 # Set `q2_answer` to `"a"`, `"b"`, `"c"` or `"d"`. (Use that the variance of a sum of independent
 # terms is the sum of their variances, and work out the variance of one product $q_m k_m$.)
@@ -1060,6 +1066,9 @@ GPT_STEPS, GPT_LR, LSTM_LR = 600, 1e-2, 1e-2
 torch.manual_seed(0)
 gpt = TinyGPT(VOCAB, d_model=64, n_heads=4, n_layers=2, context=CONTEXT)
 gpt_run = train_lm(gpt, train_ids, GPT_LR, steps=GPT_STEPS, desc="TinyGPT")
+print(f"TinyGPT: {GPT_STEPS} steps in {gpt_run['seconds']:.1f} s of training")
+
+# %% code tags=slow,nbval-ignore-output
 torch.manual_seed(0)
 lstm = CharLSTM(VOCAB)
 lstm_run = train_lm(lstm, train_ids, LSTM_LR, seconds=gpt_run["seconds"], desc="LSTM")
@@ -1523,10 +1532,13 @@ check_true(vit_test_acc >= 0.95, f"the ViT reached {vit_test_acc:.4f} test accur
 #
 # ### Concept check 3
 #
-# You double the length of the input from $T$ to $2T$. By how much does the memory of the
-# attention weights (one layer, one head) grow?
+# The attention weights of one layer take 64 MB of memory for an input of 1,000 tokens. How much
+# do they take for an input of 4,000 tokens (same model, same batch)?
 #
-# (a) 2 times &nbsp;&nbsp; (b) 4 times &nbsp;&nbsp; (c) 8 times &nbsp;&nbsp; (d) it stays the same
+# - (a) 256 MB
+# - (b) 1,024 MB
+# - (c) 4,096 MB
+# - (d) 64 MB: the weights do not depend on the input
 #
 # Set `q3_answer` to `"a"`, `"b"`, `"c"` or `"d"`.
 
