@@ -797,7 +797,7 @@ check_true(all(p.grad is not None for p in _block.parameters()), "some parameter
 # names, which the tests and the key-value cache of section 8 rely on: `tok_emb`, `pos_emb`
 # (learned: `nn.Embedding(context, d_model)`), `blocks` (an `nn.ModuleList`), `ln_f`, `head`.
 # Write `generate` as the docstring says: the tests replay your sampling with the same seed, so
-# draw with `torch.multinomial(probs, 1, generator=generator)`. Hint: `idx[:, -self.context:]`
+# make the generator and draw exactly as described there. Hint: `idx[:, -self.context:]`
 # crops, and the position indices are `torch.arange(T, device=idx.device)`.
 
 # %% solution id=TinyGPT
@@ -837,7 +837,7 @@ class TinyGPT(nn.Module):
 
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 seed: int | None = None) -> torch.Tensor:
         """Extend each prompt by max_new_tokens sampled tokens (call in eval mode).
 
         Inputs:
@@ -845,13 +845,15 @@ class TinyGPT(nn.Module):
             max_new_tokens: how many tokens to append.
             temperature: the last position's logits are divided by it before the softmax;
                 0 means greedy: take the argmax instead of sampling.
-            generator: the torch.Generator passed to torch.multinomial(probs, 1, generator=generator),
-                so that a seed fixes the text.
+            seed: if not None, sample with generator = torch.Generator(device=idx.device).manual_seed(seed),
+                drawing each token with torch.multinomial(probs, 1, generator=generator), so that a
+                seed fixes the text; if None, use torch's global random state (generator=None).
         Returns:
             idx: (B, T0 + max_new_tokens), the prompt followed by the new tokens. Each step sees at
                 most the last `context` tokens.
         """
         ### BEGIN SOLUTION
+        generator = None if seed is None else torch.Generator(device=idx.device).manual_seed(seed)
         for _ in range(max_new_tokens):
             logits = self(idx[:, -self.context:])[:, -1]
             if temperature == 0:
@@ -876,7 +878,7 @@ _idx2 = _idx.clone()
 _idx2[:, 5:] = (_idx2[:, 5:] + 1) % 11
 check_close("logits[:, :5] after changing tokens 5, 6, 7", _gpt(_idx2)[:, :5], _logits[:, :5],
             hint="the logits at position t must not see later tokens: pass causal_mask(T) to every block")
-_out = _gpt.generate(_idx[:, :3], 4, generator=torch.Generator().manual_seed(1))
+_out = _gpt.generate(_idx[:, :3], 4, seed=1)
 check_shape("generate(prompt (3, 3), 4 new tokens)", _out, (3, 7))
 check_equal("generate keeps the prompt", _out[:, :3].numpy(), _idx[:, :3].numpy())
 print("TinyGPT: visible tests passed")
@@ -929,7 +931,7 @@ for _seed, (_V, _d, _h, _L, _ctx, _B, _T) in enumerate([(5, 8, 1, 1, 4, 2, 4), (
     check_close(f"TinyGPT(V={_V}, d={_d}, h={_h}, layers={_L}) logits", _gpt(_idx), _gpt_reference_logits(_gpt.state_dict(), _idx, _h))
     for _temp in (1.0, 0.7, 0):
         _n = _ctx + 3  # longer than the context: generate must crop
-        _got = _gpt.generate(_idx, _n, temperature=_temp, generator=torch.Generator().manual_seed(_seed))
+        _got = _gpt.generate(_idx, _n, temperature=_temp, seed=_seed)
         check_shape("generate output", _got, (_B, _T + _n))
         check_equal(f"generate(temperature={_temp}), {_n} tokens past a context of {_ctx}", _got.numpy(),
                     _generate_reference(_gpt, _idx, _n, _temp, _seed, _ctx).numpy())
@@ -1040,8 +1042,9 @@ def train_lm(model: nn.Module, ids: torch.Tensor, lr: float, steps: int | None =
             torch.cuda.synchronize()
         clock += time.perf_counter() - t0
         k += 1
-        bar.n = min(100, int(100 * (k / steps if steps else clock / seconds)))
-        bar.refresh()
+        percent = min(100, int(100 * (k / steps if steps else clock / seconds)))
+        if percent != bar.n:
+            bar.update(percent - bar.n)
     bar.close()
     return {"steps": k, "seconds": clock, "curve": curve}
 
@@ -1084,18 +1087,24 @@ ax.legend()
 plt.show()
 
 # %% markdown
-# Read the numbers above with the hardware in mind. Both models learn a lot in a few seconds: from
-# 4.5 nats to well under 2. On two CPU cores the LSTM is a strong competitor at this tiny scale:
-# `nn.LSTM` runs its recurrence in one optimised C++ loop, and a small model's sequential steps are
-# cheap. The benchmark `benchmarks/m5_lm_vs_lstm.py` measures both over three seeds; the figures
-# and what they say are in its output and in `benchmarks/README.md`. The transformer's advantage
-# grows with parallel hardware, longer contexts and larger models, which is why every large
-# language model is a transformer.
+# Read the numbers above with the hardware in mind. Both models go from 4.5 nats to about 1.5 in
+# well under a minute. At equal time on two CPU cores the **LSTM ends ahead**: it completes two to
+# three times as many steps, because `nn.LSTM` runs its recurrence in one optimised C++ loop and,
+# with 32 windows per batch, even its small sequential steps keep two cores busy, while the
+# transformer's extra arithmetic per character (attention, a wide feed-forward layer) buys little
+# at this size. `benchmarks/m5_lm_vs_lstm.py` repeats the comparison over three seeds, with the
+# same result (figures in `benchmarks/README.md`).
+#
+# So this notebook does not show a transformer beating an LSTM, and on this hardware it should not
+# claim to. What made transformers replace recurrent networks is parallel hardware (a GPU computes
+# a transformer's whole window at once, but must still wait for each LSTM step), long contexts
+# that a state vector cannot hold, and scale: the same architecture keeps improving with more
+# data and parameters, which is why every large language model is a transformer.
 #
 # The test below measures the GPT once on the **test** text, which no choice in this notebook has
 # looked at.
 
-# %% tests id=test_lm_loss points=2 tags=slow
+# %% tests id=test_lm_loss points=2 tags=slow,nbval-ignore-output
 LM_TARGET = 1.7
 gpt_test = held_out_loss(gpt, test_ids)
 print(f"TinyGPT on the test text: {gpt_test:.3f} nats/char (target: at most {LM_TARGET})")
@@ -1117,9 +1126,10 @@ check_true(gpt_test <= LM_TARGET, f"the language model reached {gpt_test:.3f} na
 # %% code
 @torch.no_grad()
 def generate_with_cache(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                        generator: torch.Generator | None = None) -> torch.Tensor:
+                        seed: int | None = None) -> torch.Tensor:
     """TinyGPT.generate with a key-value cache (prompt + new tokens must fit in model.context)."""
     assert idx.shape[1] + max_new_tokens <= model.context, "the cache here has no sliding window"
+    generator = None if seed is None else torch.Generator(device=idx.device).manual_seed(seed)
     caches = [None] * len(model.blocks)  # per layer: keys and values, (B, heads, t, d_head)
     new, start = idx, 0
     for step in range(max_new_tokens):
@@ -1153,9 +1163,9 @@ _prompt = encode("The for statement ")[None].to(device)
 _n = CONTEXT - _prompt.shape[1]
 _seed = 1
 _t0 = time.perf_counter()
-_plain = gpt.generate(_prompt, _n, temperature=0.8, generator=torch.Generator(device=device).manual_seed(_seed))
+_plain = gpt.generate(_prompt, _n, temperature=0.8, seed=_seed)
 _t1 = time.perf_counter()
-_cached = generate_with_cache(gpt, _prompt, _n, temperature=0.8, generator=torch.Generator(device=device).manual_seed(_seed))
+_cached = generate_with_cache(gpt, _prompt, _n, temperature=0.8, seed=_seed)
 _t2 = time.perf_counter()
 print(repr(decode(_plain[0].tolist())))
 print(f"same tokens with and without the cache: {torch.equal(_plain, _cached)}")
@@ -1322,7 +1332,7 @@ reverse_acc = exact_accuracy(reverser, held_out_digits, held_out_digits.flip(1))
 print(f"trained on {len(_seen):,} strings ({_overlap} of the 2,000 held-out ones among them); "
       f"held-out exact-sequence accuracy {reverse_acc:.4f}")
 
-# %% tests id=test_reversal points=2 tags=slow
+# %% tests id=test_reversal points=2 tags=slow,nbval-ignore-output
 _acc = exact_accuracy(reverser, held_out_digits, held_out_digits.flip(1))
 check_true(_acc >= 0.99, f"the encoder reversed {_acc:.4f} of the held-out strings exactly; at least 0.99 is needed",
            hint="the encoder uses your TransformerBlock and sinusoidal_positional_encoding: check both against their tests")
@@ -1511,7 +1521,7 @@ vit = TinyViT()
 vit_val_acc = train_classifier(vit, VIT_EPOCHS, VIT_LR)
 print(f"TinyViT: {sum(p.numel() for p in vit.parameters()):,} parameters, best validation accuracy {vit_val_acc:.4f}")
 
-# %% tests id=test_vit_accuracy points=1 tags=slow
+# %% tests id=test_vit_accuracy points=1 tags=slow,nbval-ignore-output
 vit_test_acc = accuracy(vit, X_test, y_test)
 print(f"TinyViT test accuracy: {vit_test_acc:.4f} (Module 3's CNN: about 0.99)")
 check_true(vit_test_acc >= 0.95, f"the ViT reached {vit_test_acc:.4f} test accuracy; at least 0.95 is needed",
@@ -1618,7 +1628,7 @@ else:
 #
 # The chunked computation, written out and checked against PyTorch:
 
-# %% code
+# %% code tags=nbval-ignore-output
 def chunked_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, chunk: int = 64) -> torch.Tensor:
     """softmax(Q K^T / sqrt(d)) V, reading the keys `chunk` at a time with a running (online) softmax.
 
@@ -1656,8 +1666,9 @@ print(f"largest block of scores held at once: 1000 x 128 per head, instead of 10
 #
 # A small version: the GPT above was pre-trained on the language reference. Now we adapt it to a
 # text it has not seen, the docstrings of a dozen standard-library modules (`re`, `argparse`,
-# `json`, ...), about 24,000 characters, and compare with the same network trained from scratch on
-# the same text for the same 150 steps.
+# `json`, ...), about 24,000 characters of which every fifth piece of 512 is held out, and compare
+# with the same network trained from scratch on the same text for the same 100 steps (at the
+# learning rate that suits training from scratch; fine-tuning uses a smaller one).
 
 # %% code tags=slow,nbval-ignore-output
 import copy
@@ -1666,12 +1677,13 @@ import importlib
 _modules = ["re", "argparse", "json", "csv", "heapq", "unittest", "itertools", "doctest", "subprocess", "difflib", "random", "typing"]
 _new_text = "\n\n".join(importlib.import_module(m).__doc__ or "" for m in _modules)
 _new_ids = encode(_new_text)
-_cut = int(0.8 * len(_new_ids))
-ft_train, ft_held_out = _new_ids[:_cut], _new_ids[_cut:]
+_chunks = [_new_ids[i:i + 512] for i in range(0, len(_new_ids), 512)]  # every fifth piece held out
+ft_train = torch.cat([c for i, c in enumerate(_chunks) if i % 5 != 4])
+ft_held_out = torch.cat([c for i, c in enumerate(_chunks) if i % 5 == 4])
 print(f"new text: {len(_new_ids):,} characters ({len(ft_train):,} to train on, {len(ft_held_out):,} held out)")
 
 
-def fine_tune(model: nn.Module, steps: int = 150, lr: float = 2e-3, seed: int = 0) -> list[float]:
+def fine_tune(model: nn.Module, lr: float, steps: int = 100, seed: int = 0) -> list[float]:
     """Train on ft_train; return the held-out loss every 25 steps."""
     model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
@@ -1688,9 +1700,9 @@ def fine_tune(model: nn.Module, steps: int = 150, lr: float = 2e-3, seed: int = 
     return losses
 
 
-_tuned = fine_tune(copy.deepcopy(gpt))
+_tuned = fine_tune(copy.deepcopy(gpt), lr=1e-3)  # fine-tuning: a smaller learning rate than pre-training
 torch.manual_seed(0)
-_scratch = fine_tune(TinyGPT(VOCAB, d_model=64, n_heads=4, n_layers=2, context=CONTEXT))
+_scratch = fine_tune(TinyGPT(VOCAB, d_model=64, n_heads=4, n_layers=2, context=CONTEXT), lr=GPT_LR)
 fig, ax = plt.subplots(figsize=(6, 3.6))
 _steps = np.arange(len(_tuned)) * 25
 ax.plot(_steps, _tuned, "o-", label="pre-trained, then fine-tuned")
@@ -1698,11 +1710,11 @@ ax.plot(_steps, _scratch, "s-", label="from scratch")
 ax.set(title="Adapting to new text (held-out part of the docstrings)", xlabel="fine-tuning steps", ylabel="loss (nats / char)")
 ax.legend()
 plt.show()
-print(f"after 150 steps: fine-tuned {_tuned[-1]:.3f}, from scratch {_scratch[-1]:.3f} nats/char "
+print(f"after 100 steps: fine-tuned {_tuned[-1]:.3f}, from scratch {_scratch[-1]:.3f} nats/char "
       f"(the pre-trained model started at {_tuned[0]:.3f})")
 
 # %% markdown
-# The pre-trained model starts where the fresh one cannot get in 150 steps: most of what it needs
+# The pre-trained model starts where the fresh one cannot get in 100 steps: most of what it needs
 # (English, Python's vocabulary, the shape of documentation) carries over, and fine-tuning only
 # adjusts it. This is, in miniature, how BERT and GPT are used in practice.
 #

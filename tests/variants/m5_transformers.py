@@ -110,7 +110,8 @@ _GPT = '''class TinyGPT(nn.Module):
         return HEAD
 
     @torch.no_grad()
-    def generate(self, idx, max_new_tokens, temperature=1.0, generator=None):
+    def generate(self, idx, max_new_tokens, temperature=1.0, seed=None):
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
         for _ in range(max_new_tokens):
             logits = self(CROP)[:, POS]
             if temperature == 0:
@@ -225,6 +226,7 @@ WRONG = {
         "generate_does_not_crop": _gpt(crop="idx"),
         "generate_reads_first_position": _gpt(pos="0"),
         "temperature_multiplies": _gpt(tempered="logits * temperature"),
+        "seed_ignored": _gpt().replace("generator = None if seed is None else torch.Generator().manual_seed(seed)", "generator = None"),
     },
     "patchify": {
         "patches_column_first": _patch("0, 4, 2, 1, 3, 5"),
@@ -358,7 +360,10 @@ CORRECT = {
         return self.head(self.ln_f(x))
 
     @torch.no_grad()
-    def generate(self, idx, max_new_tokens, temperature=1.0, generator=None):
+    def generate(self, idx, max_new_tokens, temperature=1.0, seed=None):
+        gen = torch.Generator(device=idx.device)
+        if seed is not None:
+            gen.manual_seed(seed)
         B, T0 = idx.shape
         out = torch.empty(B, T0 + max_new_tokens, dtype=idx.dtype, device=idx.device)
         out[:, :T0] = idx
@@ -368,7 +373,7 @@ CORRECT = {
                 out[:, t] = logits.argmax(-1)
             else:
                 probs = F.softmax(logits / temperature, dim=-1)
-                out[:, t] = torch.multinomial(probs, num_samples=1, generator=generator)[:, 0]
+                out[:, t] = torch.multinomial(probs, num_samples=1, generator=gen if seed is not None else None)[:, 0]
         return out
 ''',
     },
