@@ -1235,7 +1235,7 @@ DEFAULT_SENTENCE = "def f(x): return x"
 draw_attention_maps(DEFAULT_SENTENCE)
 plt.show()
 
-# %% code tags=slow,demo
+# %% code tags=slow,demo,nbval-ignore-output
 import ipywidgets as widgets
 
 _box = widgets.Text(value=DEFAULT_SENTENCE, description="sentence", continuous_update=False,
