@@ -13,6 +13,7 @@ from course_utils.checks import (
     check_shape,
     check_true,
     compare,
+    forbidding,
     from_scratch,
 )
 from course_utils.device import configure_threads, get_device, seed_everything, setup
@@ -27,6 +28,7 @@ __all__ = [
     "check_true",
     "compare",
     "configure_threads",
+    "forbidding",
     "from_scratch",
     "get_device",
     "grad_check",

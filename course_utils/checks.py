@@ -24,6 +24,7 @@ __all__ = [
     "check_shape",
     "check_true",
     "compare",
+    "forbidding",
     "from_scratch",
 ]
 
@@ -245,3 +246,44 @@ def from_scratch(name: str) -> Iterator[None]:
             f"{name} called {calls[0]} (and caught the error). This exercise is written from scratch "
             "in NumPy: PyTorch and the course's reference helpers are not parts of the answer."
         )
+
+
+@contextlib.contextmanager
+def forbidding(name: str, *functions: Any) -> Iterator[None]:
+    """Run an exercise that may use PyTorch, except the few functions its tests compare against.
+
+    Where an exercise is written with torch tensor operations but must not hand the whole job to
+    the library (attention without ``F.scaled_dot_product_attention``, patches without
+    ``F.unfold``), tests call the student's code inside this block::
+
+        with forbidding("scaled_dot_product_attention", F.scaled_dot_product_attention):
+            out, weights = scaled_dot_product_attention(Q, K, V)
+
+    A call to any of ``functions`` (compared by identity, as PyTorch dispatches them) raises
+    ``DelegationError``; one that the student's code catches and swallows still fails when the
+    block ends. Everything else in torch works as usual.
+    """
+    from torch.overrides import TorchFunctionMode
+
+    banned = set(functions)
+    calls: list[str] = []
+
+    def refuse(func: Any) -> NoReturn:
+        label = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+        calls.append(label)
+        raise DelegationError(
+            f"{name} called {label}. This exercise asks you to write that computation yourself; "
+            f"{label} is what the tests compare your answer against."
+        )
+
+    class _Refuse(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+            if func in banned:
+                refuse(func)
+            return func(*args, **(kwargs or {}))
+
+    with _Refuse():
+        yield
+    if calls:
+        raise DelegationError(f"{name} called {calls[0]} (and caught the error). That function is what "
+                              "the tests compare against, not part of the answer.")

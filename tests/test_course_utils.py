@@ -1001,3 +1001,32 @@ def test_data_parallel_needs_equal_shares():
     distributed, sizes, state, X, y = _dp_problem()
     with pytest.raises(ValueError, match="multiple of world_size"):
         distributed.train_data_parallel(_AVERAGE, sizes, state, X, y, steps=1, lr=0.5, batch_size=7)
+
+# ---------------------------------------------------------------------------
+# checks.forbidding (Module 5: torch allowed, the compared-against functions refused)
+
+
+def test_forbidding_refuses_the_named_function_and_allows_the_rest_of_torch():
+    from course_utils.checks import DelegationError, forbidding
+
+    q = torch.randn(2, 3, 4)
+    with forbidding("attention", torch.nn.functional.scaled_dot_product_attention):
+        w = torch.softmax(q @ q.transpose(-2, -1), dim=-1)  # ordinary torch still works
+    assert w.shape == (2, 3, 3)
+    with pytest.raises(DelegationError, match="attention called scaled_dot_product_attention"):
+        with forbidding("attention", torch.nn.functional.scaled_dot_product_attention):
+            torch.nn.functional.scaled_dot_product_attention(q, q, q)
+
+
+def test_forbidding_catches_a_refusal_that_was_swallowed():
+    from course_utils.checks import DelegationError, forbidding
+
+    def sneaky(x):
+        try:
+            return torch.nn.functional.unfold(x, 2)
+        except Exception:
+            return x
+
+    with pytest.raises(DelegationError, match="caught the error"):
+        with forbidding("patchify", torch.nn.functional.unfold):
+            sneaky(torch.randn(1, 1, 4, 4))

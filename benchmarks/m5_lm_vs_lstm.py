@@ -1,0 +1,50 @@
+"""Module 5's claim about its language model, over several seeds: TinyGPT trained for the
+notebook's fixed number of steps, and the LSTM (the notebook's CharLSTM) trained for the same
+number of seconds, both with the notebook's train_lm, judged on the validation and test text.
+
+Everything (models, data, training loop, step count, learning rates) is read from
+solutions/m5_transformers/m5_transformers.py, so the benchmark measures what the notebook runs.
+Threads from COURSE_NUM_THREADS (default 2), as in the notebook.
+
+    COURSE_NUM_THREADS=2 python benchmarks/m5_lm_vs_lstm.py [--seeds 0 1 2]
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from m5_common import load_module, slow_cell_constants
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args()
+    m = load_module()
+    m["setup"](seed=0)
+    c = slow_cell_constants("GPT_STEPS")
+    rows = []
+    for seed in args.seeds:
+        torch.manual_seed(seed)
+        gpt = m["TinyGPT"](m["VOCAB"], d_model=64, n_heads=4, n_layers=2, context=m["CONTEXT"])
+        g = m["train_lm"](gpt, m["train_ids"], c["GPT_LR"], steps=c["GPT_STEPS"], seed=seed, desc="TinyGPT")
+        torch.manual_seed(seed)
+        lstm = m["CharLSTM"](m["VOCAB"])
+        r = m["train_lm"](lstm, m["train_ids"], c["LSTM_LR"], seconds=g["seconds"], seed=seed, desc="LSTM")
+        row = (seed, g["steps"], r["steps"], g["seconds"],
+               m["held_out_loss"](gpt, m["val_ids"]), m["held_out_loss"](lstm, m["val_ids"]),
+               m["held_out_loss"](gpt, m["test_ids"]), m["held_out_loss"](lstm, m["test_ids"]))
+        rows.append(row)
+        print("seed {} | steps GPT {} LSTM {} in {:.1f} s | val GPT {:.3f} LSTM {:.3f} | test GPT {:.3f} LSTM {:.3f}".format(*row),
+              flush=True)
+    a = np.array(rows)
+    print(f"mean over {len(rows)} seeds | {a[:, 3].mean():.1f} s each | val GPT {a[:, 4].mean():.3f} LSTM {a[:, 5].mean():.3f} "
+          f"| test GPT {a[:, 6].mean():.3f} LSTM {a[:, 7].mean():.3f}")
+    better = "GPT" if a[:, 6].mean() < a[:, 7].mean() else "LSTM"
+    print(f"lower mean test loss at equal training time: {better}; GPT below 1.7 on every seed: {bool((a[:, 6] <= 1.7).all())}")
+
+
+if __name__ == "__main__":
+    main()
