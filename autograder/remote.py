@@ -23,6 +23,7 @@ and dict arguments are copied back too when the student's function changed them 
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
@@ -651,6 +652,9 @@ class Peer:
             guard = _active_guard()
             if guard:
                 msg["guard"] = guard
+            forbid = _active_forbid()
+            if forbid:
+                msg["forbid"] = forbid
         return self.request(msg, args=list(args), kwargs=dict(kwargs))
 
     def request(self, msg: dict, **values):
@@ -831,6 +835,30 @@ def _proxyable(c: type) -> bool:
         return False
     roots = (torch.nn.Module, torch.optim.Optimizer, torch.utils.data.Dataset, torch.utils.data.DataLoader)
     return issubclass(c, roots) and not issubclass(c, (tuple, torch.Tensor))
+
+
+def _active_forbid() -> list | None:
+    """The innermost ``forbidding(...)`` block of the test: [exercise name, ["module:qualname", ...]]."""
+    checks = sys.modules.get("course_utils.checks")
+    forbids = getattr(checks, "_FORBIDS", None) if checks is not None else None
+    return [forbids[-1][0], list(forbids[-1][1])] if forbids else None
+
+
+def _resolve_functions(paths: list) -> list:
+    """The functions named "module:qualname" (forbidding's wire form), as this process has them."""
+    import importlib
+
+    found = []
+    for path in paths:
+        module, _, qualname = str(path).partition(":")
+        try:
+            obj = importlib.import_module(module)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError):
+            continue
+        found.append(obj)
+    return found
 
 
 def _active_guard() -> str | None:
@@ -1020,13 +1048,16 @@ def serve_student(peer: Peer, op, header, dec):
         args = dec.dec(raw_args)
         kwargs = dec.dec(header.get("kwargs") or {"$": "dict", "k": [], "v": []})
         before = _snapshot(peer, args, kwargs)
-        guard = header.get("guard")
-        if guard:
-            from course_utils.checks import from_scratch
+        guard, forbid = header.get("guard"), header.get("forbid")
+        with contextlib.ExitStack() as blocks:
+            if guard:
+                from course_utils.checks import from_scratch
 
-            with from_scratch(str(guard)):
-                result = fn(*args, **kwargs)
-        else:
+                blocks.enter_context(from_scratch(str(guard)))
+            if isinstance(forbid, list) and len(forbid) == 2 and isinstance(forbid[1], list):
+                from course_utils.checks import forbidding
+
+                blocks.enter_context(forbidding(str(forbid[0]), *_resolve_functions(forbid[1])))
             result = fn(*args, **kwargs)
         back = _changes(peer, before, args, kwargs)
         for n, obj in getattr(dec, "byvalue", []):

@@ -178,6 +178,7 @@ class DelegationError(AssertionError):
 
 
 _GUARDS: list[tuple[str, list[str]]] = []  # (exercise name, calls refused) of each open block
+_FORBIDS: list[tuple[str, list[str]]] = []  # (exercise name, "module:qualname" of each function) of forbidding()
 
 
 def _refuse(what: str) -> NoReturn:
@@ -267,6 +268,8 @@ def forbidding(name: str, *functions: Any) -> Iterator[None]:
 
     banned = set(functions)
     calls: list[str] = []
+    # Where a grader runs the student's code in another process, it repeats this block there.
+    _FORBIDS.append((name, [f"{getattr(f, '__module__', '')}:{getattr(f, '__qualname__', '')}" for f in functions]))
 
     def refuse(func: Any) -> NoReturn:
         label = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
@@ -282,8 +285,11 @@ def forbidding(name: str, *functions: Any) -> Iterator[None]:
                 refuse(func)
             return func(*args, **(kwargs or {}))
 
-    with _Refuse():
-        yield
+    try:
+        with _Refuse():
+            yield
+    finally:
+        _FORBIDS.pop()
     if calls:
         raise DelegationError(f"{name} called {calls[0]} (and caught the error). That function is what "
                               "the tests compare against, not part of the answer.")

@@ -42,6 +42,8 @@ def freeze(m):
     for p in m.parameters(): p.requires_grad = False
     return 3
 def uses_torch(x): return torch.relu(torch.from_numpy(x)).numpy()
+def attention_by_library(q): return torch.nn.functional.scaled_dot_product_attention(q, q, q)
+def attention_by_hand(q): return torch.softmax(q @ q.transpose(-2, -1) / q.shape[-1] ** 0.5, dim=-1) @ q
 class Oracle:
     def __eq__(self, other): return True
     def __ne__(self, other): return False
@@ -138,6 +140,22 @@ with from_scratch("uses_torch"):
 bdb_quit()
 ''')
     assert part.error is not None and part.error[0] == "BdbQuit"
+
+
+def test_forbidding_is_repeated_in_the_student_process():
+    part = run('''
+import torch.nn.functional as F
+q = torch.randn(1, 3, 4)
+with forbidding("attention", F.scaled_dot_product_attention):
+    out = attention_by_hand(q)
+    try:
+        attention_by_library(q)
+        raise SystemExit("not refused")
+    except DelegationError as e:
+        assert "scaled_dot_product_attention" in str(e), e
+check_close("attention", out, F.scaled_dot_product_attention(q, q, q), rtol=1e-5, atol=1e-6)
+''', locked="import numpy as np\nimport torch\nfrom course_utils import check_close, forbidding, DelegationError\n")
+    assert part.error is None, part.error
 
 
 @pytest.mark.parametrize("answer", ["oracle", "liar"])
