@@ -3,7 +3,8 @@
 ``build``: ``solutions/<id>/<id>.py`` -> ``solutions/<id>/<id>.ipynb``, executed so the source
 carries its outputs (that is what nbval later re-checks).
 ``release``: nbgrader's ``generate_assignment`` -> ``notebooks/<id>/<id>.ipynb`` (solutions
-replaced by stubs, hidden tests and outputs removed).
+replaced by stubs, hidden tests and outputs removed), then ``strip_student_notebook`` (widget
+state from the reference run, outputs, attachments).
 ``validate``: nbgrader's checks on a source notebook, read through its Python API, because its
 command line exits 0 even when a notebook is invalid.
 """
@@ -93,9 +94,29 @@ def release(course: Course, assignment: str, out_root: Path | None = None) -> Pa
         dest_root = out_root or course.root
         dest = dest_root / "notebooks" / assignment / src.name
         dest.parent.mkdir(parents=True, exist_ok=True)
-        nb = nbformat.read(produced, as_version=4)
+        nb = strip_student_notebook(nbformat.read(produced, as_version=4))
         nbformat.write(nb, dest)
     return dest
+
+
+WIDGET_MIMES = ("application/vnd.jupyter.widget-state+json", "application/vnd.jupyter.widget-view+json")
+
+
+def strip_student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Remove everything the reference run left behind that a student must not receive.
+
+    ipywidgets store the state of every widget (including the figures drawn into ``Output``
+    widgets: reference images, titles that may quote an answer) in the notebook's metadata under
+    ``widgets``; nbgrader keeps it. Outputs and execution counts go too, whatever nbgrader did.
+    """
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("widgets", None)
+        cell.pop("attachments", None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
 
 
 def validate(path: Path) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import traceback
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -32,7 +32,7 @@ def release_path(assignment: str) -> Path:
     return ROOT / "notebooks" / assignment / f"{assignment}.ipynb"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
