@@ -44,14 +44,20 @@ def build(course: Course, assignment: str, execute: bool = True, timeout: int = 
     nb = build_notebook(parse_script(course.script(assignment)))
     target = course.source(assignment)
     if execute:
+        from jupyter_client.manager import KernelManager
         from nbclient import NotebookClient
 
         env = {**os.environ, **KERNEL_ENV}
-        client = NotebookClient(
-            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(target.parent)}},
-            record_timing=False,
-        )
-        client.execute(env=env)
+        with tempfile.TemporaryDirectory() as sockets:
+            # Local IPC sockets rather than TCP ports: builds running side by side (CI, several
+            # worktrees) cannot pick the same port and lose each other's replies.
+            km = KernelManager(kernel_name="python3", transport="ipc",
+                               connection_file=str(Path(sockets) / "kernel.json"), ip=str(Path(sockets) / "k"))
+            client = NotebookClient(
+                nb, km=km, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(target.parent)}},
+                record_timing=False,
+            )
+            client.execute(env=env)
     nbformat.write(nb, target)
     return target
 

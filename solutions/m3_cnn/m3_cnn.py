@@ -1073,7 +1073,10 @@ print("DigitsCNN reaches at least 97% test accuracy")
 # for the first layer it also shows the kernels themselves (orange positive, purple negative).
 # The static picture first is the view's default (first layer, first test digit).
 
-# %% code tags=slow,demo
+# %% code tags=slow,demo,nbval-ignore-output
+from IPython.display import display
+
+
 def _conv_layers(net: nn.Module) -> dict[str, nn.Module]:
     """The network's convolutions, by position in net.features, with the ReLU that follows each."""
     convs, mods = {}, list(net.features)
@@ -1121,7 +1124,8 @@ except (NameError, AttributeError, TypeError, AssertionError):
 else:
     draw_feature_maps(next(iter(FEATURE_LAYERS)), 0)
     plt.show()
-    slider_plot(draw_feature_maps, layer=dropdown("layer", list(FEATURE_LAYERS)), image=int_slider("test digit", 0, 0, len(X_test) - 1))
+    display(slider_plot(draw_feature_maps, layer=dropdown("layer", list(FEATURE_LAYERS)),
+                        image=int_slider("test digit", 0, 0, len(X_test) - 1)))
 
 # %% markdown
 # Most first-layer kernels are small edge detectors of one orientation, the same kind that the
