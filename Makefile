@@ -13,7 +13,9 @@ export MKL_NUM_THREADS ?= $(COURSE_NUM_THREADS)
 export OMP_WAIT_POLICY ?= PASSIVE
 export MKL_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install demo test test-fast test-notebooks nbval build release audit bench gpu-check clean
+LINT_PATHS := course_utils autograder solutions tests benchmarks
+
+.PHONY: install demo lint test test-fast test-notebooks nbval build release audit bench gpu-check clean
 
 $(STAMP): pyproject.toml requirements/ci.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,9 +29,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/course-grader demo --jobs 2
 
-## Everything CI runs: fast tests in parallel, then notebook runs one at a time, then nbval.
+## Everything CI runs: lint, fast tests in parallel, then notebook runs one at a time, then nbval.
 test: $(STAMP)
-	$(MAKE) test-fast test-notebooks nbval
+	$(MAKE) lint test-fast test-notebooks nbval
+
+## ruff on the helpers, the grader, the module scripts, the tests and the benchmarks (pyproject's [tool.ruff]).
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not notebooks" -q

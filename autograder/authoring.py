@@ -13,6 +13,15 @@ split into cells by ``# %%`` lines. The header of each cell says what nbgrader s
 ``demo`` (illustration only: defines nothing a graded test uses) and nbval's own
 ``nbval-ignore-output``. ``build_notebook`` turns the script into the notebook; ``execute`` runs
 it so the committed source carries its outputs.
+
+IPython magics are written commented out, the way jupytext writes them, so the script stays valid
+Python (it compiles, and linters read it)::
+
+    # %pip install -q "some-package"     in the script
+    %pip install -q "some-package"       in the notebook
+
+Only line magics (``# %name ...``) and shell escapes (``# !command``) in code cells are
+uncommented; ``# %%`` always starts a cell, so cell magics cannot be written this way.
 """
 from __future__ import annotations
 
@@ -29,6 +38,8 @@ __all__ = ["Cell", "build_notebook", "parse_script", "script_for", "KINDS"]
 KINDS = ("markdown", "code", "solution", "tests", "answer")
 _HEADER = re.compile(r"^# %%(?P<rest>.*)$")
 _GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+# "# %pip install x" -> "%pip install x"; "# !ls" -> "!ls" (jupytext's commented magics)
+_COMMENTED_MAGIC = re.compile(r"^(?P<indent>\s*)# (?P<magic>%[A-Za-z]\w*(?:\s.*)?|![^!].*)$")
 
 
 class AuthoringError(CourseError):
@@ -73,6 +84,11 @@ def _markdown_body(lines: list[str]) -> str:
     return "\n".join(out).strip("\n")
 
 
+def uncomment_magics(source: str) -> str:
+    """Turn jupytext's commented magics (``# %pip ...``, ``# !cmd``) back into IPython syntax."""
+    return "\n".join(_COMMENTED_MAGIC.sub(r"\g<indent>\g<magic>", ln) for ln in source.split("\n"))
+
+
 def parse_script(path: Path) -> list[Cell]:
     """Split a percent-format script into cells and check the nbgrader conventions."""
     path = Path(path)
@@ -88,7 +104,7 @@ def parse_script(path: Path) -> list[Cell]:
         if kind in ("markdown", "answer"):
             source = _markdown_body(body)
         else:
-            source = "\n".join(body).strip("\n")
+            source = uncomment_magics("\n".join(body).strip("\n"))
         points = float(opts["points"]) if "points" in opts else None
         tags = [t for t in opts.get("tags", "").split(",") if t]
         cells.append(Cell(kind, source, line, opts.get("id"), points, tags))

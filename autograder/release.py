@@ -3,7 +3,8 @@
 ``build``: ``solutions/<id>/<id>.py`` -> ``solutions/<id>/<id>.ipynb``, executed so the source
 carries its outputs (that is what nbval later re-checks).
 ``release``: nbgrader's ``generate_assignment`` -> ``notebooks/<id>/<id>.ipynb`` (solutions
-replaced by stubs, hidden tests and outputs removed).
+replaced by stubs, hidden tests and outputs removed), then ``strip_student_notebook`` (widget
+state from the reference run, outputs, attachments).
 ``validate``: nbgrader's checks on a source notebook, read through its Python API, because its
 command line exits 0 even when a notebook is invalid.
 """
@@ -43,14 +44,20 @@ def build(course: Course, assignment: str, execute: bool = True, timeout: int = 
     nb = build_notebook(parse_script(course.script(assignment)))
     target = course.source(assignment)
     if execute:
+        from jupyter_client.manager import KernelManager
         from nbclient import NotebookClient
 
         env = {**os.environ, **KERNEL_ENV}
-        client = NotebookClient(
-            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(target.parent)}},
-            record_timing=False,
-        )
-        client.execute(env=env)
+        with tempfile.TemporaryDirectory() as sockets:
+            # Local IPC sockets rather than TCP ports: builds running side by side (CI, several
+            # worktrees) cannot pick the same port and lose each other's replies.
+            km = KernelManager(kernel_name="python3", transport="ipc",
+                               connection_file=str(Path(sockets) / "kernel.json"), ip=str(Path(sockets) / "k"))
+            client = NotebookClient(
+                nb, km=km, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(target.parent)}},
+                record_timing=False,
+            )
+            client.execute(env=env)
     nbformat.write(nb, target)
     return target
 
@@ -93,9 +100,29 @@ def release(course: Course, assignment: str, out_root: Path | None = None) -> Pa
         dest_root = out_root or course.root
         dest = dest_root / "notebooks" / assignment / src.name
         dest.parent.mkdir(parents=True, exist_ok=True)
-        nb = nbformat.read(produced, as_version=4)
+        nb = strip_student_notebook(nbformat.read(produced, as_version=4))
         nbformat.write(nb, dest)
     return dest
+
+
+WIDGET_MIMES = ("application/vnd.jupyter.widget-state+json", "application/vnd.jupyter.widget-view+json")
+
+
+def strip_student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Remove everything the reference run left behind that a student must not receive.
+
+    ipywidgets store the state of every widget (including the figures drawn into ``Output``
+    widgets: reference images, titles that may quote an answer) in the notebook's metadata under
+    ``widgets``; nbgrader keeps it. Outputs and execution counts go too, whatever nbgrader did.
+    """
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("widgets", None)
+        cell.pop("attachments", None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nb
 
 
 def validate(path: Path) -> list[str]:

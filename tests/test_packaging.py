@@ -13,7 +13,7 @@ CONDA_NAMES = {"torch": "pytorch"}
 def _pyproject_deps() -> dict[str, str]:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     deps = data["project"]["dependencies"] + data["project"]["optional-dependencies"]["test"]
-    return {re.split(r"[<>=!~ ]", d, 1)[0].lower(): d[len(re.split(r"[<>=!~ ]", d, 1)[0]):] for d in deps}
+    return {re.split(r"[<>=!~ ]", d, maxsplit=1)[0].lower(): d[len(re.split(r"[<>=!~ ]", d, maxsplit=1)[0]):] for d in deps}
 
 
 def _conda_deps() -> dict[str, str]:

@@ -12,10 +12,11 @@
 # 2. write a convolution twice in NumPy, with loops and then vectorised (im2col), and its backward
 #    pass;
 # 3. write max pooling forward and backward, and compute receptive fields;
-# 4. build a small CNN in PyTorch that reads handwritten digits with at least 98% accuracy, and look
-#    at what its filters learned;
-# 5. write a residual block (the idea behind ResNet), an augmentation function, and reuse a trained
-#    network on new classes with very few labels (fine-tuning).
+# 4. build a small CNN in PyTorch that reads handwritten digits with at least 98% accuracy, look
+#    at what its filters learned, and measure where a CNN beats a fully connected network;
+# 5. write a residual block (the idea behind ResNet) and measure what it changes in a deep stack,
+#    an augmentation function, and reuse a trained network on new classes with very few labels
+#    (fine-tuning).
 #
 # Images are always batches shaped `(N, C, H, W)`: N images, C channels, H rows, W columns.
 
@@ -23,7 +24,7 @@
 try:
     import course_utils
 except ImportError:  # Colab or a fresh environment: install the course's helpers once
-    %pip install -q "git+https://github.com/neurons-to-transformers/neurons-to-transformers.git"
+    # %pip install -q "git+https://github.com/neurons-to-transformers/neurons-to-transformers.git"
     import course_utils
 import numpy as np
 import torch
@@ -42,7 +43,8 @@ import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 from tqdm.auto import tqdm
 
-from course_utils import compare, grad_check
+from course_utils import grad_check
+from course_utils.checks import from_scratch
 from course_utils.data import load_digits_split, load_sample_photo
 from course_utils.plotting import OKABE_ITO, LiveCurves, image_grid
 from course_utils.widgets import dropdown, int_slider, slider_plot
@@ -111,7 +113,7 @@ draw_one_step()
 # the image size. A fully connected layer from a 32x32x3 image to 32x32x16 outputs would need
 # about 50 million; a 3x3 convolution doing the same job has 448.
 #
-# ### Exercise 1a: output size
+# ### Exercise 1: `conv_output_size`
 #
 # Implement `conv_output_size(n, k, p, s)` with the formula above. Hint: Python's `//` floors.
 
@@ -141,18 +143,19 @@ print("conv_output_size: visible tests passed")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(3)
 for _ in range(200):
-    _k = int(_rng.integers(1, 8)); _p = int(_rng.integers(0, 4)); _s = int(_rng.integers(1, 5))
+    _k, _p, _s = int(_rng.integers(1, 8)), int(_rng.integers(0, 4)), int(_rng.integers(1, 5))
     _n = int(_rng.integers(max(1, _k - 2 * _p), 40))
     _expected = F.conv1d(torch.zeros(1, 1, _n), torch.zeros(1, 1, _k), padding=_p, stride=_s).shape[-1]
     _got = conv_output_size(_n, _k, _p, _s)
-    check_true(isinstance(_got, (int, np.integer)), f"conv_output_size returned {type(_got).__name__}, expected an int")
+    check_true(isinstance(_got, (int, np.integer)) and not isinstance(_got, bool),
+               f"conv_output_size returned {type(_got).__name__}, expected an int", hint="// floors and keeps ints; / and np.floor give floats")
     check_equal(f"conv_output_size({_n}, {_k}, {_p}, {_s})", _got, _expected)
 check_equal("conv_output_size(224, 11, 2, 4)", conv_output_size(224, 11, 2, 4), 55)
 check_equal("conv_output_size(1, 1, 0, 1)", conv_output_size(1, 1, 0, 1), 1)
 ### END HIDDEN TESTS
 
 # %% markdown
-# ### Exercise 1b: parameter count
+# ### Exercise 2: `conv_param_count`
 #
 # Implement `conv_param_count(c_in, c_out, k, bias)`: the number of learnable numbers in a layer
 # of `c_out` filters of size `c_in x k x k`, plus one bias per filter when `bias` is true.
@@ -188,6 +191,10 @@ for _ in range(50):
         check_equal(f"conv_param_count({_ci}, {_co}, {min(_k, 7)}, {_bias})", conv_param_count(_ci, _co, min(_k, 7), _bias), _expected)
 check_equal("conv_param_count(1, 1, 1, True)", conv_param_count(1, 1, 1, True), 2)
 check_equal("conv_param_count(64, 128, 3)", conv_param_count(64, 128, 3), 73856)
+for _args in [(3, 16, 3, True), (1, 1, 1, False), (64, 128, 3, True)]:
+    _got = conv_param_count(*_args)
+    check_true(isinstance(_got, (int, np.integer)) and not isinstance(_got, bool),
+               f"conv_param_count{_args} returned {type(_got).__name__}, expected an int (a count of parameters)")
 ### END HIDDEN TESTS
 
 # %% markdown
@@ -198,7 +205,7 @@ check_equal("conv_param_count(64, 128, 3)", conv_param_count(64, 128, 3), 73856)
 #
 # $$ y_{n,f,i,j} = b_f + \sum_{c}\sum_{u}\sum_{v} w_{f,c,u,v}\; x^\text{pad}_{n,\,c,\,i s + u,\, j s + v}. $$
 #
-# ### Exercise 2: `conv2d_naive`
+# ### Exercise 3: `conv2d_naive`
 #
 # Write it with loops over the output positions (and, if you like, over images and filters):
 # pad with `np.pad`, cut out the window, multiply by the kernel, sum, add the bias. Return
@@ -255,15 +262,27 @@ _rng = np.random.default_rng(21)
 _cases = [((1, 1, 5, 5), (1, 1, 3, 3), 1, 0), ((2, 3, 7, 6), (4, 3, 3, 3), 2, 1), ((1, 2, 6, 9), (3, 2, 2, 3), 1, 2),
           ((3, 1, 8, 8), (2, 1, 5, 5), 3, 2), ((2, 4, 4, 4), (5, 4, 1, 1), 1, 0), ((1, 2, 5, 5), (2, 2, 5, 5), 1, 0),
           ((2, 2, 9, 7), (3, 2, 3, 3), 2, 0)]
+def _check_conv_cache(name: str, cache, x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int) -> None:
+    """The docstring fixes the cache: the tuple (x, w, b, stride, pad), x unpadded."""
+    check_true(isinstance(cache, tuple) and len(cache) == 5, f"{name}: cache must be the tuple (x, w, b, stride, pad)")
+    for _label, _got, _exp in zip(("x", "w", "b"), cache[:3], (x, w, b)):
+        check_true(isinstance(_got, np.ndarray) and _got.shape == _exp.shape and np.array_equal(_got, _exp),
+                   f"{name}: cache[{('x', 'w', 'b').index(_label)}] should be the input {_label} (shape {_exp.shape})",
+                   hint="keep the unpadded x in the cache; the backward pass pads it again")
+    check_true((cache[3], cache[4]) == (stride, pad), f"{name}: cache[3:] is {cache[3:]!r}, expected (stride, pad) = {(stride, pad)}")
+
+
 for _xs, _ws, _s, _p in _cases:
     _x, _w, _b = _rng.standard_normal(_xs), _rng.standard_normal(_ws), _rng.standard_normal(_ws[0])
-    _out, _cache = conv2d_naive(_x, _w, _b, stride=_s, pad=_p)
+    with from_scratch("conv2d_naive"):
+        _out, _cache = conv2d_naive(_x.copy(), _w.copy(), _b.copy(), stride=_s, pad=_p)
     _expected = F.conv2d(torch.from_numpy(_x), torch.from_numpy(_w), torch.from_numpy(_b), stride=_s, padding=_p).numpy()
     check_close(f"conv2d_naive x{_xs} w{_ws} stride={_s} pad={_p}", _out, _expected)
-    check_true(isinstance(_cache, tuple) and len(_cache) == 5, "conv2d_naive: cache must be the tuple (x, w, b, stride, pad)")
+    _check_conv_cache("conv2d_naive", _cache, _x, _w, _b, _s, _p)
 _x = _rng.standard_normal((1, 2, 4, 4)) * 1e6
 _w = _rng.standard_normal((2, 2, 3, 3))
-_out, _ = conv2d_naive(_x, _w, np.zeros(2), stride=1, pad=1)
+with from_scratch("conv2d_naive"):
+    _out, _ = conv2d_naive(_x, _w, np.zeros(2), stride=1, pad=1)
 check_close("conv2d_naive on large inputs", _out, F.conv2d(torch.from_numpy(_x), torch.from_numpy(_w), padding=1).numpy(), rtol=1e-7, atol=1e-3)
 ### END HIDDEN TESTS
 
@@ -275,7 +294,8 @@ check_close("conv2d_naive on large inputs", _out, F.conv2d(torch.from_numpy(_x),
 # one averages (blurs); "sharpen" is the identity plus a little of an edge detector. Pick one,
 # or type nine numbers of your own (row by row), and move stride and padding: the title gives the
 # output size from the formula of section 1. This explorer uses its own reference convolution, so
-# it works whatever state your own functions are in.
+# it works whatever state your own functions are in. (The first picture is the explorer's
+# default setting; the controls below it redraw the second.)
 
 # %% code tags=demo,nbval-ignore-output
 photo = load_sample_photo("china", grey=True)
@@ -323,8 +343,10 @@ def draw_convolution(kernel: str, numbers: str, stride: int, pad: int) -> None:
     fig.tight_layout()
 
 
-import ipywidgets as widgets  # noqa: E402
+import ipywidgets as widgets
 
+draw_convolution("vertical edges (Sobel x)", "", stride=1, pad=0)  # the explorer's default, as a static picture
+plt.show()
 slider_plot(
     draw_convolution,
     kernel=dropdown("kernel", list(KERNELS)),
@@ -355,7 +377,7 @@ slider_plot(
 # `(N, C, H+2p-kh+1, W+2p-kw+1, kh, kw)` that reads the same memory at shifted offsets; slicing it
 # with `[:, :, ::stride, ::stride]` keeps the strided positions.
 #
-# ### Exercise 3: `conv2d_im2col`
+# ### Exercise 4: `conv2d_im2col`
 #
 # Same inputs, outputs and cache as `conv2d_naive`, but no Python loop over positions, images or
 # filters: build the window matrix, do one matrix product, reshape to `(N, F, H_out, W_out)`.
@@ -413,14 +435,55 @@ _cases = [((1, 1, 5, 5), (1, 1, 3, 3), 1, 0), ((2, 3, 7, 6), (4, 3, 3, 3), 2, 1)
           ((2, 2, 9, 7), (3, 2, 3, 3), 2, 0), ((8, 3, 12, 10), (6, 3, 3, 3), 1, 1), ((2, 5, 11, 13), (7, 5, 4, 4), 3, 3)]
 for _xs, _ws, _s, _p in _cases:
     _x, _w, _b = _rng.standard_normal(_xs), _rng.standard_normal(_ws), _rng.standard_normal(_ws[0])
-    _out, _cache = conv2d_im2col(_x, _w, _b, stride=_s, pad=_p)
+    with from_scratch("conv2d_im2col"):
+        _out, _cache = conv2d_im2col(_x.copy(), _w.copy(), _b.copy(), stride=_s, pad=_p)
     _expected = F.conv2d(torch.from_numpy(_x), torch.from_numpy(_w), torch.from_numpy(_b), stride=_s, padding=_p).numpy()
     check_close(f"conv2d_im2col x{_xs} w{_ws} stride={_s} pad={_p}", _out, _expected)
     check_true(isinstance(_cache, tuple) and len(_cache) == 5, "conv2d_im2col: cache must be the tuple (x, w, b, stride, pad)")
+    for _i, (_got, _exp) in enumerate(zip(_cache[:3], (_x, _w, _b))):
+        check_true(isinstance(_got, np.ndarray) and _got.shape == _exp.shape and np.array_equal(_got, _exp),
+                   f"conv2d_im2col: cache[{_i}] should be the input {'xwb'[_i]} (shape {_exp.shape}), not the window matrix or the padded x")
+    check_true(tuple(_cache[3:]) == (_s, _p), f"conv2d_im2col: cache[3:] is {tuple(_cache[3:])!r}, expected (stride, pad) = {(_s, _p)}")
 _x = _rng.standard_normal((1, 2, 4, 4)) * 1e6
 _w = _rng.standard_normal((2, 2, 3, 3))
-_out, _ = conv2d_im2col(_x, _w, np.zeros(2), stride=1, pad=1)
+with from_scratch("conv2d_im2col"):
+    _out, _ = conv2d_im2col(_x, _w, np.zeros(2), stride=1, pad=1)
 check_close("conv2d_im2col on large inputs", _out, F.conv2d(torch.from_numpy(_x), torch.from_numpy(_w), padding=1).numpy(), rtol=1e-7, atol=1e-3)
+
+
+# The point of this exercise is *how*: one matrix product instead of Python loops. A loop over
+# images, filters and output positions (conv2d_naive's shape) is timed against the answer on a
+# mid-size layer; best of several runs each, so a busy machine slows both. Vectorised answers run
+# hundreds of times faster here; the test asks for 10 times.
+def _conv_loops(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int) -> np.ndarray:
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    N, F_, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    Ho, Wo = (xp.shape[2] - kh) // stride + 1, (xp.shape[3] - kw) // stride + 1
+    out = np.zeros((N, F_, Ho, Wo))
+    for n in range(N):
+        for f in range(F_):
+            for i in range(Ho):
+                for j in range(Wo):
+                    out[n, f, i, j] = np.sum(xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw] * w[f]) + b[f]
+    return out
+
+
+def _best_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        _t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - _t0)
+    return min(times)
+
+
+_x, _w, _b = _rng.standard_normal((16, 8, 16, 16)), _rng.standard_normal((16, 8, 3, 3)), _rng.standard_normal(16)
+_t_loops = _best_time(lambda: _conv_loops(_x, _w, _b, 1, 1), 2)
+_t_answer = _best_time(lambda: conv2d_im2col(_x, _w, _b, stride=1, pad=1), 5)
+check_true(_t_answer * 10 <= _t_loops,
+           f"conv2d_im2col took {1e3 * _t_answer:.1f} ms on 16 images of 8 x 16 x 16 with 16 3x3 filters, a loop version "
+           f"{1e3 * _t_loops:.1f} ms: it should be at least 10 times faster",
+           hint="no Python loop over images, filters or output positions: build the window matrix and do one matrix product")
 ### END HIDDEN TESTS
 
 # %% markdown
@@ -467,7 +530,7 @@ for _name, _fn in [("conv2d_naive", conv2d_naive), ("conv2d_im2col", conv2d_im2c
 # terms: `dW_row = dout_rows.T @ X_col` and `dX_col = dout_rows @ W_row`, and *col2im* adds each
 # row of `dX_col` back into its window.
 #
-# ### Exercise 4: `conv2d_backward`
+# ### Exercise 5: `conv2d_backward`
 #
 # Implement it for the cache `(x, w, b, stride, pad)` (the test builds that tuple itself, so this
 # exercise does not depend on your forward functions). Loops or matrix products, as you like.
@@ -537,7 +600,9 @@ for _xs, _ws, _s, _p in _cases:
     _dout = torch.from_numpy(_rng.standard_normal(_y.shape))
     _y.backward(_dout)
     _cache = (_xt.detach().numpy().copy(), _wt.detach().numpy().copy(), _bt.detach().numpy().copy(), _s, _p)
-    _grads = conv2d_backward(_dout.numpy().copy(), _cache)
+    _dout_np = _dout.numpy().copy()  # references and inputs are made outside the from-scratch block
+    with from_scratch("conv2d_backward"):
+        _grads = conv2d_backward(_dout_np, _cache)
     check_true(isinstance(_grads, tuple) and len(_grads) == 3, "conv2d_backward must return the tuple (dx, dw, db)")
     for _name, _got, _exp in zip(("dx", "dw", "db"), _grads, (_xt.grad, _wt.grad, _bt.grad)):
         check_close(f"{_name} for x{_xs} w{_ws} stride={_s} pad={_p}", _got, _exp.numpy())
@@ -574,7 +639,7 @@ fig.tight_layout()
 plt.show()
 
 # %% markdown
-# ### Exercise 5a: `maxpool2d_forward`
+# ### Exercise 6: `maxpool2d_forward`
 #
 # Square windows of size `pool`, moved by `stride`, no padding. Return `(out, cache)` with
 # `cache = (x, pool, stride)`.
@@ -612,15 +677,22 @@ _rng = np.random.default_rng(24)
 for _xs, _k, _s in [((1, 1, 4, 4), 2, 2), ((2, 3, 7, 7), 2, 2), ((2, 2, 9, 8), 3, 2), ((1, 4, 6, 6), 3, 3),
                     ((3, 2, 5, 9), 2, 1), ((1, 1, 5, 5), 5, 1), ((2, 2, 8, 8), 1, 1)]:
     _x = _rng.standard_normal(_xs) * 100
-    _out, _cache = maxpool2d_forward(_x, _k, _s)
+    with from_scratch("maxpool2d_forward"):
+        _out, _cache = maxpool2d_forward(_x.copy(), _k, _s)
     check_close(f"maxpool2d_forward x{_xs} pool={_k} stride={_s}", _out, F.max_pool2d(torch.from_numpy(_x), _k, _s).numpy())
+    check_true(isinstance(_cache, tuple) and len(_cache) == 3, "maxpool2d_forward: cache must be the tuple (x, pool, stride)")
+    check_true(isinstance(_cache[0], np.ndarray) and _cache[0].shape == _x.shape and np.array_equal(_cache[0], _x),
+               "maxpool2d_forward: cache[0] should be the input x", hint="the docstring fixes the cache as (x, pool, stride)")
+    check_true(tuple(_cache[1:]) == (_k, _s), f"maxpool2d_forward: cache[1:] is {tuple(_cache[1:])!r}, expected (pool, stride) = {(_k, _s)}")
 _x = -np.abs(_rng.standard_normal((2, 2, 4, 4))) - 1
-check_close("maxpool2d_forward on all-negative input", maxpool2d_forward(_x, 2, 2)[0], F.max_pool2d(torch.from_numpy(_x), 2, 2).numpy(),
+with from_scratch("maxpool2d_forward"):
+    _out, _ = maxpool2d_forward(_x, 2, 2)
+check_close("maxpool2d_forward on all-negative input", _out, F.max_pool2d(torch.from_numpy(_x), 2, 2).numpy(),
             hint="start the running maximum at -inf (or the first entry), not at 0")
 ### END HIDDEN TESTS
 
 # %% markdown
-# ### Exercise 5b: `maxpool2d_backward`
+# ### Exercise 7: `maxpool2d_backward`
 #
 # Route each entry of `dout` to the position of its window's maximum, adding where windows
 # overlap. Hint: `np.argmax` on a window flattened to `pool * pool` entries, then
@@ -670,7 +742,9 @@ for _xs, _k, _s in [((1, 1, 4, 4), 2, 2), ((2, 3, 7, 7), 2, 2), ((2, 2, 9, 8), 3
     _y = F.max_pool2d(_xt, _k, _s)
     _dout = torch.from_numpy(_rng.standard_normal(_y.shape))
     _y.backward(_dout)
-    _dx = maxpool2d_backward(_dout.numpy().copy(), (_xt.detach().numpy().copy(), _k, _s))
+    _args = (_dout.numpy().copy(), (_xt.detach().numpy().copy(), _k, _s))  # made outside the from-scratch block
+    with from_scratch("maxpool2d_backward"):
+        _dx = maxpool2d_backward(*_args)
     check_close(f"maxpool2d_backward x{_xs} pool={_k} stride={_s}", _dx, _xt.grad.numpy())
 ### END HIDDEN TESTS
 
@@ -691,7 +765,36 @@ for _xs, _k, _s in [((1, 1, 4, 4), 2, 2), ((2, 3, 7, 7), 2, 2), ((2, 2, 9, 8), 3
 #   MobileNet is built from these.
 # - **transposed convolution** (sometimes wrongly called deconvolution): the backward pass of a
 #   strided convolution used as a forward layer; it *enlarges* the image, with
-#   $n_\text{out} = (n - 1)s - 2p + k$. Used by decoders and generators to upsample.
+#   $n_\text{out} = (n - 1)s - 2p + k$. Used by decoders and generators to upsample (the
+#   autoencoders and GANs of module 6).
+
+# %% markdown
+# ### Concept check 1
+#
+# A depthwise-separable layer replaces a standard 3x3 convolution from 32 to 64 channels (no
+# biases). How many weights does it have? Set `q1_answer` to one letter.
+#
+# - (a) 18432
+# - (b) 2336
+# - (c) 2048
+# - (d) 288
+
+# %% solution id=q1_answer
+q1_answer = None  # "a", "b", "c" or "d"
+### BEGIN SOLUTION
+q1_answer = "b"
+### END SOLUTION
+
+# %% tests id=test_q1_answer points=1
+check_true(q1_answer in ("a", "b", "c", "d"), f"q1_answer is {q1_answer!r}; set it to one of 'a', 'b', 'c', 'd'")
+print("q1_answer: answer recorded")
+### BEGIN HIDDEN TESTS
+check_equal("q1_answer", q1_answer, "b")
+### END HIDDEN TESTS
+
+# %% markdown
+# Check your count against PyTorch: the table builds each kind of layer from 32 to 64 channels and
+# counts its parameters, with the output shape for a 16x16 input.
 
 # %% code tags=demo
 _x = torch.zeros(1, 32, 16, 16)
@@ -707,28 +810,6 @@ print(f"{'layer (32 -> 64 channels)':<28}{'output shape':<22}{'parameters':>10}"
 for _name, _layer in _layers.items():
     print(f"{_name:<28}{str(tuple(_layer(_x).shape)):<22}{sum(p.numel() for p in _layer.parameters()):>10}")
 
-# %% markdown
-# ### Question 1
-#
-# A depthwise-separable layer replaces a standard 3x3 convolution from 32 to 64 channels (no
-# biases). How many weights does it have? Set `q_separable_answer` to one letter.
-#
-# - (a) 18432
-# - (b) 2336
-# - (c) 2048
-# - (d) 288
-
-# %% solution id=q_separable
-### BEGIN SOLUTION
-q_separable_answer = "b"
-### END SOLUTION
-
-# %% tests id=test_q_separable points=1
-check_true(q_separable_answer in ("a", "b", "c", "d"), f"q_separable_answer is {q_separable_answer!r}; set it to one of 'a', 'b', 'c', 'd'")
-print("q_separable: answer recorded")
-### BEGIN HIDDEN TESTS
-check_equal("q_separable_answer", q_separable_answer, "b")
-### END HIDDEN TESTS
 
 # %% markdown
 # ## 8. Receptive fields
@@ -745,25 +826,8 @@ check_equal("q_separable_answer", q_separable_answer, "b")
 # This is why VGG stacks 3x3 kernels: three of them see 7x7, like one 7x7 kernel, with
 # $3 \cdot 9 = 27$ instead of 49 weights per channel pair and three nonlinearities instead of one.
 
-# %% code tags=demo
-def _rf(layers: list[tuple[int, int]]) -> int:
-    r, jump = 1, 1
-    for k, s in layers:
-        r, jump = r + (k - 1) * jump, jump * s
-    return r
-
-
-_depth = np.arange(0, 11)
-fig, ax = plt.subplots(figsize=(5.5, 3.5))
-ax.plot(_depth, [_rf([(3, 1)] * d) for d in _depth], "o-", label="3x3 convolutions, stride 1")
-ax.plot(_depth, [_rf([(3, 1), (2, 2)] * (d // 2) + [(3, 1)] * (d % 2)) for d in _depth], "s-",
-        label="3x3 conv, then 2x2 pool (stride 2), repeated")
-ax.set(title="Receptive field grows with depth", xlabel="number of layers", ylabel="receptive field (pixels)")
-ax.legend()
-plt.show()
-
 # %% markdown
-# ### Exercise 6: `receptive_field`
+# ### Exercise 8: `receptive_field`
 #
 # Implement the recursion above for a list of `(kernel, stride)` pairs, first layer first. Pooling
 # layers count as layers too (a 2x2 pool with stride 2 is `(2, 2)`). An empty list is the input
@@ -816,6 +880,25 @@ for _ in range(40):
 ### END HIDDEN TESTS
 
 # %% markdown
+# With your `receptive_field`, the growth with depth: linear for stride-1 layers, much faster once
+# pooling doubles the jump between units.
+
+# %% code tags=demo
+_depth = np.arange(0, 11)
+try:
+    _plain = [receptive_field([(3, 1)] * d) for d in _depth]
+    _pooled = [receptive_field([(3, 1), (2, 2)] * (d // 2) + [(3, 1)] * (d % 2)) for d in _depth]
+except NotImplementedError:
+    print("implement receptive_field above to see this plot")
+else:
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    ax.plot(_depth, _plain, "o-", label="3x3 convolutions, stride 1")
+    ax.plot(_depth, _pooled, "s-", label="3x3 conv, then 2x2 pool (stride 2), repeated")
+    ax.set(title="Receptive field grows with depth", xlabel="number of layers", ylabel="receptive field (pixels)")
+    ax.legend()
+    plt.show()
+
+# %% markdown
 # ## 9. The typical CNN, in PyTorch
 #
 # Almost every classification CNN follows one pattern:
@@ -831,7 +914,7 @@ for _ in range(40):
 # From here on PyTorch computes convolutions for us: `nn.Conv2d(c_in, c_out, k, stride, padding)`
 # is your `conv2d_im2col` plus `conv2d_backward`, and `nn.MaxPool2d(k)` your pooling.
 #
-# ### Exercise 7: `DigitsCNN`
+# ### Exercise 9: `DigitsCNN`
 #
 # Build a network for the 8x8 digits, input `(N, 1, 8, 8)`, output `(N, n_classes)` logits. It
 # must have two parts, used in this order by `forward`:
@@ -839,10 +922,10 @@ for _ in range(40):
 # - `self.features`: the convolutional part (convolutions, batch norm, ReLU, pooling);
 # - `self.classifier`: from the feature maps to the scores (flatten and one or two linear layers).
 #
-# The fine-tuning section later freezes `features` and retrains `classifier`. Something like
-# conv 16 - conv 32 - pool - conv 64 - pool - linear is plenty; the training cell below must reach
-# at least 98% test accuracy in about 20 epochs. Hint: `conv_output_size` tells you the size of the
-# flattened features (or use `nn.Flatten` and compute it once).
+# `forward` returns logits (raw scores): no softmax at the end, `F.cross_entropy` applies it.
+# Something like conv 16 - conv 32 - pool - conv 64 - pool - linear is plenty; the training cell
+# below must reach at least 98% test accuracy in 20 epochs. Hint: `conv_output_size` tells you the
+# size of the flattened features (or use `nn.Flatten` and compute it once).
 
 # %% solution id=DigitsCNN
 class DigitsCNN(nn.Module):
@@ -879,34 +962,47 @@ _model = DigitsCNN().eval()
 _x = torch.rand(5, 1, 8, 8)
 _logits = _model(_x)
 check_shape("DigitsCNN()(x) for x of shape (5, 1, 8, 8)", _logits, (5, 10), hint="one score per class for each image")
-check_true(isinstance(getattr(_model, "features", None), nn.Module) and isinstance(getattr(_model, "classifier", None), nn.Module),
-           "DigitsCNN needs two sub-modules, self.features and self.classifier")
-check_close("DigitsCNN: forward(x) vs classifier(features(x))", _logits.detach(), _model.classifier(_model.features(_x)).detach(),
-            rtol=1e-5, atol=1e-6, hint="forward should be exactly self.classifier(self.features(x))")
+_keys = list(_model.state_dict())
+check_true(any(k.startswith("features.") for k in _keys) and any(k.startswith("classifier.") for k in _keys),
+           f"DigitsCNN needs two sub-modules with parameters, self.features and self.classifier; its parameters are {_keys}")
 print("DigitsCNN: visible tests passed")
 ### BEGIN HIDDEN TESTS
-check_true(any(isinstance(m, nn.Conv2d) for m in _model.features.modules()), "DigitsCNN.features has no nn.Conv2d: this section is about convolutions")
-check_true(sum(p.numel() for p in _model.classifier.parameters()) > 0, "DigitsCNN.classifier has no parameters to train")
+_sd = _model.state_dict()
+check_true(any(k.startswith("features.") and v.dim() == 4 for k, v in _sd.items()),
+           "DigitsCNN.features has no convolution (no 4-D weight): this section is about convolutions")
 check_shape("DigitsCNN(n_classes=5)(x)", DigitsCNN(n_classes=5).eval()(_x), (5, 5))
 check_shape("DigitsCNN()(one image)", _model(_x[:1]), (1, 10))
+with torch.no_grad():
+    _out = DigitsCNN().eval()(torch.rand(16, 1, 8, 8))
+check_true(not (bool((_out >= 0).all()) and torch.allclose(_out.sum(dim=1), torch.ones(16), atol=1e-4)),
+           "DigitsCNN returns probabilities (rows that sum to 1): the contract is logits",
+           hint="drop the final softmax; F.cross_entropy applies log-softmax itself")
+_before = _model(_x).detach()
+torch.manual_seed(3)
+_model.load_state_dict({k: (torch.randn_like(v) if k.startswith("features.") and v.dim() == 4 else v) for k, v in _sd.items()})
+check_true(not torch.allclose(_before, _model(_x).detach()),
+           "DigitsCNN's output does not change when the convolutions of self.features do: forward must be classifier(features(x))")
 _model.train()
-_model(torch.rand(4, 1, 8, 8)).sum().backward()
-check_true(all(p.grad is not None for p in _model.parameters() if p.requires_grad), "some parameters of DigitsCNN get no gradient")
+_y = _model(torch.rand(4, 1, 8, 8))
+check_shape("DigitsCNN in training mode", _y, (4, 10))
 ### END HIDDEN TESTS
 
 # %% markdown
 # ### Training
 #
-# The training loop is the one from module 2: Adam, a one-cycle learning-rate schedule (warm up,
-# then decay), mini-batches of 64. It runs on the GPU when there is one. The curves update once
-# per epoch.
+# The training loop: Adam with PyTorch's one-cycle learning-rate schedule (`OneCycleLR`: the rate
+# warms up to `lr` over the first 30% of the steps, then decays to almost zero), mini-batches of
+# 64. It runs on the GPU when there is one. A fifth of the training images is held out as a
+# *validation* set: the curves show the loss on it after every epoch, and the weights of the epoch
+# with the lowest validation loss are the ones kept. The 450 test images are used once, at the end.
 
 # %% code
-digits = load_digits_split()
+digits = load_digits_split(val_fraction=0.2)
 X_train = torch.tensor(digits.images(digits.X_train), dtype=torch.float32)
+X_val = torch.tensor(digits.images(digits.X_val), dtype=torch.float32)
 X_test = torch.tensor(digits.images(digits.X_test), dtype=torch.float32)
-y_train, y_test = torch.tensor(digits.y_train), torch.tensor(digits.y_test)
-print(f"train {tuple(X_train.shape)}, test {tuple(X_test.shape)}")
+y_train, y_val, y_test = torch.tensor(digits.y_train), torch.tensor(digits.y_val), torch.tensor(digits.y_test)
+print(f"train {tuple(X_train.shape)}, validation {tuple(X_val.shape)}, test {tuple(X_test.shape)}")
 
 
 def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
@@ -918,20 +1014,20 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
 
 def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, batch_size: int = 64,
           seed: int = 0, X_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
-          live: LiveCurves | None = None, frozen_bn: bool = False) -> nn.Module:
+          live: LiveCurves | None = None) -> nn.Module:
     """Train the parameters of `model` that require gradients with Adam and a one-cycle schedule.
 
-    frozen_bn keeps batch-norm statistics of model.features fixed (for fine-tuning).
+    With a validation set, its loss is computed after every epoch (and drawn when `live` is
+    given), and the weights of the epoch with the lowest validation loss are restored at the end.
     """
     model.to(device)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     steps = epochs * ((len(X) + batch_size - 1) // batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    best_loss, best_state = float("inf"), None
     for _ in tqdm(range(epochs), desc="epochs", leave=False, disable=live is None):
         model.train()
-        if frozen_bn:
-            model.features.eval()
         perm, total = torch.randperm(len(X), generator=gen), 0.0
         for i in range(0, len(X), batch_size):
             idx = perm[i:i + batch_size]
@@ -941,64 +1037,167 @@ def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
             opt.step()
             sched.step()
             total += loss.item() * len(idx)
-        if live is not None:
+        if X_val is not None:
             model.eval()
             with torch.no_grad():
                 val_loss = F.cross_entropy(model(X_val.to(device)), y_val.to(device)).item()
-            live.update({"train loss": total / len(X), "test loss": val_loss})
+            if val_loss < best_loss:
+                best_loss, best_state = val_loss, copy.deepcopy(model.state_dict())
+            if live is not None:
+                live.update({"train loss": total / len(X), "validation loss": val_loss})
     if live is not None:
         live.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
     return model
 
 # %% code tags=slow
 torch.manual_seed(0)
 model = DigitsCNN()
-train(model, X_train, y_train, epochs=20, lr=5e-3, X_val=X_test, y_val=y_test,
-      live=LiveCurves(title="DigitsCNN on the 8x8 digits", ylabel="cross-entropy"))
+train(model, X_train, y_train, epochs=20, lr=5e-3, X_val=X_val, y_val=y_val,
+      live=LiveCurves(title="DigitsCNN on the 8x8 digits (training and validation splits)", ylabel="cross-entropy"))
 test_acc = accuracy(model, X_test, y_test)
-print(f"test accuracy: {test_acc:.4f} ({sum(p.numel() for p in model.parameters())} parameters)")
+print(f"validation accuracy {accuracy(model, X_val, y_val):.4f}; test accuracy, measured once: {test_acc:.4f} "
+      f"({sum(p.numel() for p in model.parameters())} parameters)")
 
 # %% tests id=test_digits_accuracy points=2 tags=slow
 check_true(test_acc >= 0.98, f"DigitsCNN reached {test_acc:.4f} test accuracy; at least 0.98 is needed",
            hint="more channels, batch norm after each convolution, or a few more epochs")
 print("DigitsCNN reaches at least 98% test accuracy")
+### BEGIN HIDDEN TESTS
+# Measured here, from the model's logits on a fresh copy of the test images: a number or a data
+# set rebound in the notebook cannot change it.
+_d = load_digits_split(val_fraction=0.2)
+_X = torch.tensor(_d.images(_d.X_test), dtype=torch.float32)
+_logits = torch.as_tensor(model.cpu().eval()(_X)).detach()
+check_true(not (bool((_logits >= 0).all()) and torch.allclose(_logits.sum(dim=1), torch.ones(len(_X)), atol=1e-4)),
+           "the trained DigitsCNN returns probabilities: the contract is logits")
+_acc = float((_logits.argmax(dim=1) == torch.as_tensor(_d.y_test)).double().mean())
+check_true(_acc >= 0.98, f"DigitsCNN reached {_acc:.4f} test accuracy; at least 0.98 is needed",
+           hint="more channels, batch norm after each convolution, or a few more epochs")
+### END HIDDEN TESTS
 
 # %% markdown
-# For comparison, the best fully connected networks of module 2 make about twice as many mistakes
-# on these 450 test digits. What did the network learn? Below: the 16 kernels of the first layer
-# (blue negative, orange positive) and what each one makes of a test digit.
+# ### What the network learned
+#
+# Pick a convolutional layer and a test digit: the view shows the digit and what every filter of
+# that layer makes of it (its feature maps after batch norm and ReLU, dark = strong response);
+# for the first layer it also shows the kernels themselves (orange positive, purple negative).
+# The static picture first is the view's default (first layer, first test digit).
 
-# %% code tags=slow,demo
-_conv1 = next(m for m in model.features.modules() if isinstance(m, nn.Conv2d))
-_kernels = _conv1.weight.detach().cpu()[:, 0]
-_digit = X_test[:1].to(device)
-_maps = {}
-# A forward hook that returns a value replaces the layer's output: this one returns None.
-_hook = _conv1.register_forward_hook(lambda mod, inp, out: _maps.__setitem__("conv1", out.detach().cpu()))
-model.eval()
-with torch.no_grad():
-    model(_digit)
-_hook.remove()
-_n = min(16, len(_kernels))
-fig, axes = plt.subplots(3, _n, figsize=(_n * 0.8, 3.2))
-for _i in range(_n):
-    _v = _kernels[_i].abs().max()
-    axes[0, _i].imshow(_kernels[_i], cmap="PuOr_r", vmin=-_v, vmax=_v)
-    axes[1, _i].imshow(_maps["conv1"][0, _i], cmap="gray_r")
-    axes[2, _i].imshow(F.relu(_maps["conv1"][0, _i]), cmap="gray_r")
-    for _r in range(3):
-        axes[_r, _i].axis("off")
-axes[0, 0].set_title("kernels", loc="left", fontsize=10)
-axes[1, 0].set_title("feature maps of the digit", loc="left", fontsize=10)
-axes[2, 0].set_title("after ReLU (positive part)", loc="left", fontsize=10)
-fig.suptitle(f"First layer of the trained DigitsCNN on a test digit (label {int(y_test[0])})")
-fig.tight_layout()
-plt.show()
+# %% code tags=slow,demo,nbval-ignore-output
+from IPython.display import display
+
+
+def _conv_layers(net: nn.Module) -> dict[str, nn.Module]:
+    """The network's convolutions, by position in net.features, with the ReLU that follows each."""
+    convs, mods = {}, list(net.features)
+    for i, m in enumerate(mods):
+        if isinstance(m, nn.Conv2d):
+            relu = next((r for r in mods[i + 1:] if isinstance(r, nn.ReLU)), m)
+            convs[f"conv {len(convs) + 1}: {m.in_channels} -> {m.out_channels} channels, {m.kernel_size[0]}x{m.kernel_size[1]}"] = relu
+    return convs
+
+
+def draw_feature_maps(layer: str, image: int) -> None:
+    """Input digit, then up to 16 feature maps of `layer` for it (and the kernels for the first layer)."""
+    grabbed = {}
+    # A forward hook that returns a value replaces the layer's output; this one returns None (on a
+    # GPU, returning the CPU copy would hand the next layer a tensor on the wrong device).
+    hook = FEATURE_LAYERS[layer].register_forward_hook(lambda mod, inp, out: grabbed.__setitem__("maps", out.detach().cpu()))
+    model.eval()
+    with torch.no_grad():
+        model(X_test[image:image + 1].to(device))
+    hook.remove()
+    maps = grabbed["maps"][0]
+    n = min(16, len(maps))
+    first = layer == next(iter(FEATURE_LAYERS))
+    rows = 2 if first else 1
+    fig, axes = plt.subplots(rows, n + 1, figsize=((n + 1) * 0.75, 1.1 * rows + 0.9), squeeze=False)
+    axes[0, 0].imshow(X_test[image, 0], cmap="gray_r")
+    axes[0, 0].set_title(f"digit {int(y_test[image])}", fontsize=9)
+    for i in range(n):
+        axes[0, i + 1].imshow(maps[i], cmap="gray_r", vmin=0)
+    if first:
+        kernels = next(m for m in model.features if isinstance(m, nn.Conv2d)).weight.detach().cpu()[:, 0]
+        for i in range(n):
+            v = kernels[i].abs().max()
+            axes[1, i + 1].imshow(kernels[i], cmap="PuOr", vmin=-v, vmax=v)
+        axes[1, 0].text(0.5, 0.5, "kernels", ha="center", va="center", fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle(f"{layer}: feature maps of test digit {image}" + (" (top) and kernels (bottom)" if first else ""), fontsize=10)
+    fig.tight_layout()
+
+
+try:
+    FEATURE_LAYERS = _conv_layers(model)
+    assert FEATURE_LAYERS
+except (NameError, AttributeError, TypeError, AssertionError):
+    print("implement DigitsCNN above (with convolutions in self.features) and train it to see this")
+else:
+    draw_feature_maps(next(iter(FEATURE_LAYERS)), 0)
+    plt.show()
+    display(slider_plot(draw_feature_maps, layer=dropdown("layer", list(FEATURE_LAYERS)),
+                        image=int_slider("test digit", 0, 0, len(X_test) - 1)))
 
 # %% markdown
 # Most first-layer kernels are small edge detectors of one orientation, the same kind that the
 # Sobel kernels of the explorer compute: each map lights up where the digit's strokes have that
-# orientation. Deeper layers combine these into corners, loops and stroke endings.
+# orientation. Deeper layers see more of the digit at a lower resolution and respond to
+# combinations: corners, loops, stroke endings.
+#
+# ### Where a CNN beats a fully connected network
+#
+# On these 8x8 digits a CNN is not much better than the fully connected networks of module 2
+# (both reach about 98% on the test split, a handful of mistakes among 450 digits, and which one
+# makes fewer depends on the seed): the digits are centred and scaled to fill the frame, so a
+# fully connected layer can learn one template per stroke position. A convolution's advantages,
+# the same weights at every position (weight sharing) and outputs that move with the input
+# (translation equivariance, turned into invariance by pooling), matter when the *position*
+# varies. So make it vary: paste each digit at a random place on a blank 16x16 canvas.
+
+# %% code
+def place_on_canvas(images: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """Each (C, 8, 8) image pasted at its own random position of a blank size x size canvas."""
+    N, C, h, w = images.shape
+    out = torch.zeros(N, C, size, size)
+    offsets = torch.randint(0, size - h + 1, (N, 2), generator=generator)
+    for n, (r, c) in enumerate(offsets.tolist()):
+        out[n, :, r:r + h, c:c + w] = images[n]
+    return out
+
+
+_gen = torch.Generator().manual_seed(100)  # one placement for the whole notebook: train, validation, test
+C_train, C_val, C_test = (place_on_canvas(X, 16, _gen) for X in (X_train, X_val, X_test))
+
+# %% code tags=demo
+image_grid(C_train[:10].numpy(), labels=[str(int(v)) for v in y_train[:10]], ncols=10,
+           title="The first ten training digits, each at a random place on a 16x16 canvas")
+plt.show()
+
+# %% markdown
+# The course's benchmark trains two networks on such canvases with this notebook's `train` (30
+# epochs, learning rate 0.005, the epoch with the lowest validation loss kept), three times with
+# different seeds (placement of the digits and initialisation; seed 0 is the placement above),
+# and tests each once:
+#
+# - a CNN: three 3x3 convolution blocks (16, 32, 64 channels, batch norm, ReLU, 2x2 max pooling
+#   after the first two), a global max pool over positions, one linear layer: 24,170 parameters;
+# - an MLP: 256 pixels -> 256 -> 128 -> 10 with batch norm and ReLU: 100,746 parameters.
+#
+#     python benchmarks/m3_lessons.py canvas
+#
+# | network | parameters | test accuracy, seeds 0, 1, 2 | mean |
+# | --- | --- | --- | --- |
+# | CNN | 24,170 | 0.969, 0.964, 0.962 | 0.965 |
+# | MLP | 100,746 | 0.591, 0.602, 0.569 | 0.587 |
+#
+# With a quarter of the parameters the CNN makes about twelve times fewer mistakes (3.5% against
+# 41%): it learns a stroke detector once and applies it at every position, and the global max
+# pool reports whether a pattern occurs anywhere. The MLP has a separate weight for every pixel,
+# so it must learn each digit at each of the 81 positions, from about 13 training examples per
+# class and position.
 #
 # ## 10. Landmark architectures
 #
@@ -1014,18 +1213,20 @@ plt.show()
 # | ResNet | 2015 | residual connections $y = F(x) + x$; 152 layers (and 1000 in experiments) that still train |
 # | MobileNet | 2017 | depthwise-separable convolutions for phones |
 # | EfficientNet | 2019 | scales depth, width and resolution together by one rule |
-# | Vision Transformer | 2020 | cuts the image into 16x16 patches and treats them as words (module 6) |
+# | Vision Transformer | 2020 | cuts the image into 16x16 patches and treats them as words (attention: module 5) |
 #
 # **Why residual connections.** Adding layers to a plain network eventually made it *worse*, even
 # on the training data: the extra layers could in principle learn the identity, but gradient descent
 # did not find it. A residual block computes $y = \text{ReLU}(F(x) + x)$: the layers learn only the
-# *change* $F(x)$, the identity costs nothing ($F = 0$), and in the backward pass
-# $\partial y / \partial x = \partial F / \partial x + I$ gives the gradient a direct path through
-# every block. When $F$ changes the shape (a stride of 2 or more channels), $x$ cannot be added
+# *change* $F(x)$, and the identity costs nothing ($F = 0$). In the backward pass
+# $\partial y / \partial x = D\,(\partial F / \partial x + I)$, where $D$ is the ReLU's gate
+# (1 where $F(x) + x > 0$, else 0): the gradient has a direct path through every block wherever
+# the sum is positive, gated only by the ReLU after the add. (ResNet v2, "pre-activation", moves
+# that ReLU into the branch so the path is exactly the identity.) When $F$ changes the shape (a stride of 2 or more channels), $x$ cannot be added
 # as it is; a *projection shortcut*, a 1x1 convolution with the same stride followed by batch
 # norm, brings it to the new shape.
 #
-# ### Exercise 8: `ResidualBlock`
+# ### Exercise 10: `ResidualBlock`
 #
 # Implement the basic block of ResNet-18/34 with these attribute names (the test uses them):
 #
@@ -1076,49 +1277,126 @@ check_shape("ResidualBlock(8, 8, 1)(x)", ResidualBlock(8, 8, 1)(_x), (2, 8, 6, 6
 check_shape("ResidualBlock(8, 16, 2)(x)", ResidualBlock(8, 16, 2)(_x), (2, 16, 3, 3),
             hint="when the shape changes, the shortcut needs a 1x1 convolution with the same stride (a projection)")
 _block = ResidualBlock(8, 8, 1).eval()
+_sd = _block.state_dict()
+_sd.update({"bn2.weight": torch.zeros(8), "bn2.bias": torch.zeros(8)})  # silence the residual branch
+_block.load_state_dict(_sd)
 with torch.no_grad():
-    _block.bn2.weight.zero_()
-    _block.bn2.bias.zero_()
     check_close("ResidualBlock with F(x) = 0", _block(_x), F.relu(_x), rtol=1e-6, atol=1e-6,
                 hint="with the residual branch silenced, out = relu(x + 0): the shortcut must be the identity here")
 print("ResidualBlock: visible tests passed")
 ### BEGIN HIDDEN TESTS
+class _RefBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Identity() if stride == 1 and c_in == c_out else \
+            nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))) + self.shortcut(x))
+
+
 for _ci, _co, _s, _hw in [(4, 4, 1, 5), (4, 6, 1, 5), (4, 4, 2, 8), (3, 5, 2, 7), (2, 2, 3, 9)]:
     torch.manual_seed(1)
-    _x = torch.randn(3, _ci, _hw, _hw, requires_grad=True)
+    _ref = _RefBlock(_ci, _co, _s)
+    # random weights and batch-norm statistics (signs included), so that where each ReLU sits shows
+    _sd = {k: (torch.randn_like(v) if v.is_floating_point() else v) for k, v in _ref.state_dict().items()}
+    _sd.update({k: v.abs() + 0.5 for k, v in _sd.items() if k.endswith("running_var")})
+    _ref.load_state_dict(_sd)
     _block = ResidualBlock(_ci, _co, _s)
-    _out = _block(_x)
-    _ho = (_hw - 1) // _s + 1
-    check_shape(f"ResidualBlock({_ci}, {_co}, {_s}) on {_hw}x{_hw}", _out, (3, _co, _ho, _ho))
-    check_true(bool((_out >= 0).all()), "ResidualBlock: the output should pass through a final ReLU")
-    _out.square().sum().backward()
-    check_true(_x.grad is not None and bool(_x.grad.abs().sum() > 0), "ResidualBlock: no gradient reaches the input")
-    check_true(all(p.grad is not None for p in _block.parameters()), "ResidualBlock: some parameters get no gradient")
-    _expected_params = conv_param_count_ref = _ci * _co * 9 + _co * _co * 9 + 4 * _co
-    if _ci != _co or _s != 1:
-        _expected_params += _ci * _co + 2 * _co
-    check_equal(f"parameters of ResidualBlock({_ci}, {_co}, {_s})", sum(p.numel() for p in _block.parameters()), _expected_params,
-                hint="3x3 convolutions without bias, two batch norms, and a 1x1 projection + batch norm only when shapes change")
-    # silence the residual branch: the shortcut alone remains
-    _block.eval()
-    with torch.no_grad():
-        _block.bn2.weight.zero_()
-        _block.bn2.bias.zero_()
-        _alone = _block(_x)
-        if _ci == _co and _s == 1:
-            check_close("ResidualBlock identity shortcut", _alone, F.relu(_x), rtol=1e-6, atol=1e-6)
-        else:
-            _proj = [m for m in _block.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)]
-            check_true(len(_proj) == 1, "ResidualBlock: a projection shortcut needs exactly one 1x1 convolution")
-            _bn = _block.shortcut[1]
-            _expected = F.relu(_bn(_proj[0](_x)))
-            check_close("ResidualBlock projection shortcut", _alone, _expected, rtol=1e-6, atol=1e-6)
+    _theirs = {k: tuple(v.shape) for k, v in _block.state_dict().items()}
+    _wanted = {k: tuple(v.shape) for k, v in _sd.items()}
+    check_true(_theirs == _wanted, f"ResidualBlock({_ci}, {_co}, {_s}): parameters and buffers {sorted(_theirs)}, expected {sorted(_wanted)}",
+               hint="attributes conv1, bn1, conv2, bn2, shortcut; 3x3 convolutions without bias; "
+                    "a projection (1x1 conv + batch norm) only when the shape changes")
+    _block.load_state_dict(_sd)
+    for _mode in ("train", "eval"):
+        _ref.train(_mode == "train")
+        _block.train(_mode == "train")
+        _x = torch.randn(3, _ci, _hw, _hw)
+        with torch.no_grad():
+            _got, _exp = _block(_x), _ref(_x)
+        _ho = (_hw - 1) // _s + 1
+        check_shape(f"ResidualBlock({_ci}, {_co}, {_s}) on {_hw}x{_hw}", _got, (3, _co, _ho, _ho))
+        check_close(f"ResidualBlock({_ci}, {_co}, {_s}) in {_mode} mode, against a reference block with your weights", _got, _exp,
+                    rtol=1e-5, atol=1e-5, hint="relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)): one ReLU inside the branch, one after the add")
 ### END HIDDEN TESTS
 
 # %% markdown
 # A ResNet is a stem (one convolution), then stages of such blocks (the first block of each stage
 # with stride 2 and a projection), then global average pooling and one linear layer. The same
-# $x + F(x)$ appears in every transformer layer of module 6.
+# $x + F(x)$ appears in every transformer layer of module 5.
+#
+# ### Plain against residual, measured
+#
+# Does the shortcut matter for a network this small? Stack blocks of two 3x3 convolutions (16
+# channels, batch norm) on the 8x8 digits, with and without the shortcut, and train each for four
+# epochs with the same settings. The plain block is your block without its `+ shortcut(x)`:
+# `relu(bn2(conv2(relu(bn1(conv1(x))))))`. The cell below trains 1 and 10 blocks of each kind
+# once (seed 0), and prints the training loss of the last epoch and the validation accuracy.
+
+# %% code tags=slow,demo
+class PlainBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm and ReLU, and no shortcut."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                                  nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def depth_run(blocks: int, make_block, epochs: int = 4, seed: int = 0) -> tuple[float, float]:
+    """Train stem + `blocks` blocks + global average pool + linear; (last-epoch training loss, validation accuracy)."""
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                        *[make_block(16) for _ in range(blocks)], nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10)).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        net.train()
+        perm, total = torch.randperm(len(X_train), generator=gen), 0.0
+        for i in range(0, len(X_train), 64):
+            idx = perm[i:i + 64]
+            loss = F.cross_entropy(net(X_train[idx].to(device)), y_train[idx].to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+    return total / len(X_train), accuracy(net, X_val, y_val)
+
+
+try:
+    ResidualBlock(4, 4, 1)(torch.zeros(1, 4, 3, 3))
+except (NotImplementedError, AttributeError, TypeError):
+    print("implement ResidualBlock above to see this experiment")
+else:
+    print(f"{'blocks':>6} {'conv layers':>11} {'block':>9} {'train loss':>11} {'val accuracy':>13}")
+    for _blocks in (1, 10):
+        for _name, _make in (("plain", PlainBlock), ("residual", lambda c: ResidualBlock(c, c, 1))):
+            _loss, _acc = depth_run(_blocks, _make)
+            print(f"{_blocks:>6} {2 * _blocks + 1:>11} {_name:>9} {_loss:>11.3f} {_acc:>13.3f}")
+
+# %% markdown
+# Measured by the course's benchmark over three seeds (same settings; `python benchmarks/m3_lessons.py depth`),
+# mean training loss of the fourth epoch and mean validation accuracy:
+#
+# | blocks | conv layers | plain: train loss | plain: val accuracy | residual: train loss | residual: val accuracy |
+# | --- | --- | --- | --- | --- | --- |
+# | 1 | 3 | 1.30 | 0.830 | 1.23 | 0.835 |
+# | 10 | 21 | 1.20 | 0.516 | 0.087 | 0.955 |
+#
+# With one block the shortcut changes little. With ten, the plain stack barely trains in four
+# epochs (its validation accuracy is about half), while the residual stack, with the same layers
+# and the same number of parameters, fits the training set and generalises: the gradient reaches
+# the early layers through the shortcuts. (Four epochs is a short budget: a plain stack does learn
+# eventually, but more slowly and less reliably as it gets deeper, which is what He et al. saw on
+# ImageNet at 34 layers.)
 #
 # ## 11. Data augmentation
 #
@@ -1128,14 +1406,14 @@ for _ci, _co, _s, _hw in [(4, 4, 1, 5), (4, 6, 1, 5), (4, 4, 2, 8), (3, 5, 2, 7)
 # crops, small rotations and scalings, changes of brightness and contrast, and horizontal flips.
 #
 # Which transformations are allowed depends on the data. A horizontally flipped cat is still a
-# cat, so flips are standard for photographs. A flipped digit is not a digit (a mirrored 2 or 7)
-# or can even look like another class, and an upside-down 6 is a 9: for digits, flips are out and
-# only small shifts (and small rotations) are safe.
+# cat, so flips are standard for photographs. A mirrored digit is not a digit (a mirrored 2 or 7),
+# and a 6 rotated by 180 degrees is a 9: for digits, flips and large rotations are out, and only
+# small shifts (and small rotations) are safe.
 #
-# ### Exercise 9: `augment`
+# ### Exercise 11: `augment`
 #
 # Shift each image of a batch by its own random offset: `dy` rows down and `dx` columns right,
-# each drawn uniformly from the integers `-max_shift ... max_shift` using `generator`, filling the
+# drawn independently of each other, each uniformly from the integers `-max_shift ... max_shift` using `generator`, filling the
 # uncovered border with zeros (not wrapping around):
 #
 # $$ \text{out}_{n,c,i,j} = x_{n,\,c,\,i - dy_n,\, j - dx_n} \quad (0 \text{ outside the image}). $$
@@ -1206,6 +1484,9 @@ for _seed, _shape, _m in [(1, (64, 1, 8, 8), 1), (2, (8, 3, 10, 12), 3), (3, (1,
     if _shape[0] == 64:
         check_true(len({s[0] for s in _shifts}) == 3 and len({s[1] for s in _shifts}) == 3,
                    "augment: with max_shift=1 and 64 images, dy and dx should each take all of -1, 0, 1")
+        check_true(sum(s[0] != s[1] for s in _shifts) >= 16,
+                   f"augment: dy == dx for {sum(s[0] == s[1] for s in _shifts)} of 64 images; draw the two shifts independently",
+                   hint="one random offset per axis and per image: torch.randint(..., (N, 2), generator=generator)")
 _imgs = torch.rand(8, 1, 8, 8) + 0.1
 check_true(torch.equal(augment(_imgs, torch.Generator().manual_seed(0), max_shift=0), _imgs), "augment with max_shift=0 must return the images unchanged")
 _c = augment(_imgs, torch.Generator().manual_seed(5), max_shift=2)
@@ -1221,26 +1502,27 @@ image_grid(torch.cat([X_train[:1], augment(_row[:9], _gen, max_shift=1)]).numpy(
 plt.show()
 
 # %% markdown
-# ### Question 2
+# ### Concept check 2
 #
 # You train a classifier of road signs ("turn left", "turn right", "stop", ...) from dashboard
-# photos. Which augmentation must you *not* use? Set `q_flip_answer` to one letter.
+# photos. Which augmentation must you *not* use? Set `q2_answer` to one letter.
 #
 # - (a) small random shifts
 # - (b) horizontal flips
 # - (c) small changes of brightness
 # - (d) random crops of 90% of the image, resized back
 
-# %% solution id=q_flip
+# %% solution id=q2_answer
+q2_answer = None  # "a", "b", "c" or "d"
 ### BEGIN SOLUTION
-q_flip_answer = "b"
+q2_answer = "b"
 ### END SOLUTION
 
-# %% tests id=test_q_flip points=1
-check_true(q_flip_answer in ("a", "b", "c", "d"), f"q_flip_answer is {q_flip_answer!r}; set it to one of 'a', 'b', 'c', 'd'")
-print("q_flip: answer recorded")
+# %% tests id=test_q2_answer points=1
+check_true(q2_answer in ("a", "b", "c", "d"), f"q2_answer is {q2_answer!r}; set it to one of 'a', 'b', 'c', 'd'")
+print("q2_answer: answer recorded")
 ### BEGIN HIDDEN TESTS
-check_equal("q_flip_answer", q_flip_answer, "b")
+check_equal("q2_answer", q2_answer, "b")
 ### END HIDDEN TESTS
 
 # %% markdown
@@ -1259,14 +1541,15 @@ check_equal("q_flip_answer", q_flip_answer, "b")
 #
 # In PyTorch, freezing a parameter means `p.requires_grad = False`: autograd stops computing its
 # gradient and an optimiser given only the trainable parameters leaves it alone. (Batch-norm layers
-# also keep running statistics, which change in training mode whatever `requires_grad` says; we
-# keep them fixed by putting the frozen part in `eval()` mode while training.)
+# also keep running statistics, which change in training mode whatever `requires_grad` says; to
+# freeze them too, put the frozen part in `eval()` mode while training. The network of our
+# experiment has no batch norm.)
 #
-# Our small experiment: a `DigitsCNN` learns the digits 0 to 4 from the full training set.
-# Then it has to recognise the other five classes from only 10 labelled images each. We compare
-# it with the same architecture trained from scratch on the same 50 images.
+# Our small experiment uses the canvas digits of section 9: a CNN learns the digits 0 to 4 from
+# the training set. Then it has to recognise the other five classes from only a few labelled
+# images each, and we compare it with the same network trained from scratch on those images alone.
 #
-# ### Exercise 10: `freeze_features`
+# ### Exercise 12: `freeze_features`
 #
 # Set `requires_grad = False` on every parameter of `model` that is not in `model.classifier`,
 # and `True` on the parameters of `model.classifier`. Return the number of parameters (entries,
@@ -1342,71 +1625,105 @@ for _k, _v in _m.state_dict().items():
 # %% markdown
 # ### The experiment
 #
-# Pretraining takes a few seconds; then three runs on the 50 labelled images of the new
-# classes: the frozen pretrained features with a fresh classifier, then everything unfrozen at a
-# ten times smaller learning rate, and the same network trained from scratch with the same two
-# stages (same learning rates, same number of steps). All are tested on every test image of the
-# new classes.
+# The network is fixed here, so that the comparison does not depend on your `DigitsCNN`: three
+# 3x3 convolutions with ReLU (32, 64, 64 channels; 2x2 max pooling after the first two) and a
+# global max pool over positions as `features`, one linear layer as `classifier`. It is
+# pretrained on the canvas digits 0 to 4 (training split; the epoch with the lowest validation
+# loss kept). Then, for three random draws of FT_K labelled training canvases of each of the
+# digits 5 to 9:
+#
+# - **fine-tuned**: the pretrained network with a fresh 5-class classifier, first with the
+#   features frozen by your `freeze_features` (60 full-batch steps, learning rate 0.01), then with
+#   every layer unfrozen (60 more, learning rate 0.001);
+# - **from scratch**: the same network freshly initialised, with the same two stages.
+#
+# With so few labels there is nothing to spare for a validation set: both train for a fixed
+# number of steps. Each is tested once on every test image of the digits 5 to 9.
 
 # %% code tags=slow
-FT_SOURCE, FT_TARGET, FT_K, FT_EPOCHS = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9), 10, 60
-_src = torch.isin(y_train, torch.tensor(FT_SOURCE))
+class TransferNet(nn.Module):
+    """The transfer experiment's network: features (three conv blocks, global max pool) then classifier (linear)."""
+
+    def __init__(self, n_classes: int = 5):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.AdaptiveMaxPool2d(1), nn.Flatten())
+        self.classifier = nn.Linear(64, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+FT_SOURCE, FT_TARGET, FT_K, FT_STEPS, FT_DRAWS = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9), 5, 60, 3
+_src, _src_val = torch.isin(y_train, torch.tensor(FT_SOURCE)), torch.isin(y_val, torch.tensor(FT_SOURCE))
 _tgt_test = torch.isin(y_test, torch.tensor(FT_TARGET))
-_rng = np.random.default_rng(0)
-_few = np.concatenate([_rng.choice(np.flatnonzero(digits.y_train == c), FT_K, replace=False) for c in FT_TARGET])
-X_few, y_few = X_train[_few], y_train[_few]
+X_new_test, y_new_test = C_test[_tgt_test], y_test[_tgt_test] - 5  # new classes 5..9 become labels 0..4
 
 torch.manual_seed(0)
-pretrained = train(DigitsCNN(), X_train[_src], y_train[_src], epochs=15, lr=5e-3)
-print(f"pretrained on {FT_SOURCE}: accuracy on those classes {accuracy(pretrained, X_test[~_tgt_test], y_test[~_tgt_test]):.4f}")
+pretrained = train(TransferNet(5), C_train[_src], y_train[_src], epochs=15, lr=5e-3, X_val=C_val[_src_val], y_val=y_val[_src_val])
+print(f"pretrained on {FT_SOURCE}: validation accuracy on those classes {accuracy(pretrained, C_val[_src_val], y_val[_src_val]):.4f}")
 
-torch.manual_seed(1)
-tuned = copy.deepcopy(pretrained)
-for _mod in tuned.classifier.modules():  # a fresh classifier for the new classes
-    if hasattr(_mod, "reset_parameters"):
-        _mod.reset_parameters()
-print(f"trainable after freeze_features: {freeze_features(tuned)} of {sum(p.numel() for p in tuned.parameters())} parameters")
-train(tuned, X_few, y_few, epochs=FT_EPOCHS, lr=1e-2, batch_size=len(X_few), frozen_bn=True)
-acc_frozen = accuracy(tuned, X_test[_tgt_test], y_test[_tgt_test])
-for _p in tuned.parameters():
-    _p.requires_grad = True
-train(tuned, X_few, y_few, epochs=FT_EPOCHS, lr=1e-3, batch_size=len(X_few), frozen_bn=True)
-acc_tuned = accuracy(tuned, X_test[_tgt_test], y_test[_tgt_test])
-
-torch.manual_seed(1)
-scratch = DigitsCNN()  # same schedule as above, but every layer learns from the 50 images alone
-train(scratch, X_few, y_few, epochs=FT_EPOCHS, lr=1e-2, batch_size=len(X_few))
-train(scratch, X_few, y_few, epochs=FT_EPOCHS, lr=1e-3, batch_size=len(X_few))
-acc_scratch = accuracy(scratch, X_test[_tgt_test], y_test[_tgt_test])
+ft_results = {"frozen": [], "fine-tuned": [], "from scratch": []}
+for _draw in range(FT_DRAWS):
+    _rng = np.random.default_rng(_draw)
+    _few = np.concatenate([_rng.choice(np.flatnonzero(digits.y_train == c), FT_K, replace=False) for c in FT_TARGET])
+    X_few, y_few = C_train[_few], y_train[_few] - 5
+    torch.manual_seed(_draw)
+    tuned = copy.deepcopy(pretrained)
+    tuned.classifier = nn.Linear(64, 5)  # a fresh classifier for the new classes
+    _n = freeze_features(tuned)
+    train(tuned, X_few, y_few, epochs=FT_STEPS, lr=1e-2, batch_size=len(X_few), seed=_draw)
+    ft_results["frozen"].append(accuracy(tuned, X_new_test, y_new_test))
+    for _p in tuned.parameters():
+        _p.requires_grad = True
+    train(tuned, X_few, y_few, epochs=FT_STEPS, lr=1e-3, batch_size=len(X_few), seed=_draw)
+    ft_results["fine-tuned"].append(accuracy(tuned, X_new_test, y_new_test))
+    torch.manual_seed(_draw)
+    scratch = TransferNet(5)
+    train(scratch, X_few, y_few, epochs=FT_STEPS, lr=1e-2, batch_size=len(X_few), seed=_draw)
+    train(scratch, X_few, y_few, epochs=FT_STEPS, lr=1e-3, batch_size=len(X_few), seed=_draw)
+    ft_results["from scratch"].append(accuracy(scratch, X_new_test, y_new_test))
+print(f"trainable while frozen: {_n} of {sum(p.numel() for p in tuned.parameters())} parameters")
+for _name, _accs in ft_results.items():
+    print(f"{_name:>13}: test accuracy " + ", ".join(f"{a:.4f}" for a in _accs) + f"; mean {np.mean(_accs):.4f}")
 
 _names = ["frozen features,\nnew classifier", "then fine-tuned\n(all layers, lr / 10)", "same network\nfrom scratch"]
-_accs = [acc_frozen, acc_tuned, acc_scratch]
+_means = [float(np.mean(v)) for v in ft_results.values()]
 fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.bar(_names, _accs, color=[OKABE_ITO[0], OKABE_ITO[2], OKABE_ITO[1]])
-for _i, _a in enumerate(_accs):
-    ax.text(_i, _a + 0.01, f"{_a:.3f}", ha="center")
-ax.set(title=f"New classes {FT_TARGET} from {FT_K} labelled images each", ylabel="test accuracy", ylim=(0, 1.08))
+ax.bar(_names, _means, color=[OKABE_ITO[0], OKABE_ITO[2], OKABE_ITO[1]])
+for _i, (_m, _accs) in enumerate(zip(_means, ft_results.values())):
+    ax.plot([_i] * len(_accs), _accs, "k.", ms=6)
+    ax.text(_i + 0.12, _m + 0.01, f"{_m:.3f}", ha="left")
+ax.set(title=f"Digits 5-9 from {FT_K} labelled images each: test split, mean of {FT_DRAWS} draws (dots)",
+       ylabel="test accuracy", ylim=(0, 1.08))
 plt.show()
-print(f"frozen features: {acc_frozen:.4f} | fine-tuned: {acc_tuned:.4f} | from scratch: {acc_scratch:.4f}")
 
 # %% tests id=test_finetune_beats_scratch points=1 tags=slow
-# On 8x8 digits the gain is small and depends on which 10 images per class were drawn, so the test
-# asks for a working transfer (well above chance, at least as good as scratch within 3 points)
-# rather than a fixed margin.
-check_true(acc_tuned >= 0.8, f"the fine-tuned network reached only {acc_tuned:.4f} on the new classes",
-           hint="check freeze_features and that DigitsCNN separates features and classifier")
-check_true(acc_tuned >= acc_scratch - 0.03,
-           f"fine-tuning ({acc_tuned:.4f}) is far below training from scratch ({acc_scratch:.4f})")
-print(f"fine-tuned {acc_tuned:.4f} vs from scratch {acc_scratch:.4f}")
+_tuned, _scratch = float(np.mean(ft_results["fine-tuned"])), float(np.mean(ft_results["from scratch"]))
+check_true(_tuned > _scratch,
+           f"mean over {FT_DRAWS} draws: fine-tuned {_tuned:.4f}, from scratch {_scratch:.4f}; fine-tuning should win",
+           hint="freeze_features must leave only model.classifier trainable")
+print(f"fine-tuned {_tuned:.4f} beats from scratch {_scratch:.4f} (mean of {FT_DRAWS} draws)")
 
 # %% markdown
-# Here the fine-tuned network wins, but only by a point or so: 8x8 digits are so simple that 50
-# images already teach a small CNN most of what it needs, and five source classes are a narrow
-# base to transfer from. (Draw other images with another seed and the order can flip.) Notice
-# also that the frozen features alone do worse than fine-tuning: features learned for 0-4 are not
-# quite the right ones for 5-9, and the small learning rate adapts them without erasing them.
-# With photographs, and features pretrained on ImageNet's million images, the gap is large and
-# reliable: this is how most practical image classifiers are built.
+# The course's benchmark runs the same experiment on five draws
+# (`python benchmarks/m3_lessons.py finetune --seeds 5`; draws 0 to 2 are the ones above):
+#
+# | | frozen features | fine-tuned | from scratch |
+# | --- | --- | --- | --- |
+# | test accuracy, mean of 5 draws | 0.569 | 0.663 | 0.461 |
+# | fine-tuned better than from scratch | | 5 of 5 draws | |
+#
+# Twenty-five labelled canvases are far too few to learn, from scratch, stroke detectors that work
+# at every position; the pretrained features already do, so even the frozen ones with a new
+# classifier beat training from scratch, and adapting them with a ten times smaller learning rate
+# gains about ten points more. (While this module was written, the same comparison on the
+# centred 8x8 digits went the other way, 0.89 fine-tuned against 0.92 from scratch over five
+# draws: there 25 images teach a small CNN almost everything, and features learned for 0-4 are a
+# narrow base for 5-9. Transfer pays when the new task is hard to learn from the few labels and
+# the old features fit it.) With photographs and features pretrained on ImageNet's million
+# images the gap is large and reliable: this is how most practical image classifiers are built.
 #
 # ## 13. A word on detection
 #
@@ -1430,9 +1747,10 @@ print(f"fine-tuned {acc_tuned:.4f} vs from scratch {acc_scratch:.4f}")
 # - im2col turns it into one matrix product; its backward pass is another convolution, with the
 #   gradients summed over overlapping windows.
 # - Pooling shrinks the maps; stacking layers grows the receptive field.
-# - A small CNN reads the digits better than the fully connected networks of module 2, with fewer
-#   parameters.
-# - Residual connections let very deep networks train; augmentation and transfer learning make the
-#   most of little data.
+# - On centred 8x8 digits a small CNN is about as accurate as module 2's fully connected networks;
+#   where the position of a digit varies, its shared weights make it far better with fewer
+#   parameters (measured above on a 16x16 canvas).
+# - Residual connections let deep stacks train (measured above); augmentation and transfer
+#   learning make the most of little data.
 #
 # Next, module 4 turns from images to sequences: recurrent networks.

@@ -149,6 +149,9 @@ WRONG = {
         "padding_once": '''def conv_output_size(n: int, k: int, p: int, s: int) -> int:
     return (n + p - k) // s + 1
 ''',
+        "float_from_np_floor": '''def conv_output_size(n: int, k: int, p: int, s: int) -> int:
+    return np.floor((n + 2 * p - k) / s) + 1
+''',
     },
     "conv_param_count": {
         "forgets_bias": '''def conv_param_count(c_in: int, c_out: int, k: int, bias: bool = True) -> int:
@@ -157,17 +160,33 @@ WRONG = {
         "one_bias_for_all": '''def conv_param_count(c_in: int, c_out: int, k: int, bias: bool = True) -> int:
     return c_out * c_in * k * k + (1 if bias else 0)
 ''',
+        "float_count": '''def conv_param_count(c_in: int, c_out: int, k: int, bias: bool = True) -> int:
+    return c_out * (c_in * k ** 2 + (1.0 if bias else 0.0))
+''',
     },
     "conv2d_naive": {
         "flipped_kernel": _naive(kernel="w[f, :, ::-1, ::-1]"),
         "pad_one_side": _naive(padspec="(pad, 0), (pad, 0)"),
         "no_bias": _naive().replace(" + b[f]", ""),
         "ignores_stride": _naive().replace("i * stride:i * stride + kh", "i:i + kh").replace("j * stride:j * stride + kw", "j:j + kw"),
+        "delegates_to_torch": _HDR_NAIVE + '''
+    out = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=stride, padding=pad)
+    return out.numpy(), (x, w, b, stride, pad)
+''',
+        "cache_holds_padded_x": _naive().replace("return out, (x, w, b, stride, pad)", "return out, (xp, w, b, stride, pad)"),
+        "cache_stride_pad_swapped": _naive().replace("return out, (x, w, b, stride, pad)", "return out, (x, w, b, pad, stride)"),
     },
     "conv2d_im2col": {
         "flipped_kernel": _im2col(kernel="w[:, :, ::-1, ::-1]"),
         "pad_one_side": _im2col(padspec="(0, pad), (0, pad)"),
         "wrong_column_order": _im2col(kernel="w.transpose(0, 2, 3, 1)"),
+        "is_conv2d_naive": _naive().replace("def conv2d_naive(", "def conv2d_im2col("),
+        "delegates_to_torch": _HDR_IM2COL + '''
+    out = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=stride, padding=pad)
+    return out.numpy(), (x, w, b, stride, pad)
+''',
+        "cache_holds_window_matrix": _im2col().replace("return out.reshape(N, H_out, W_out, F_).transpose(0, 3, 1, 2), (x, w, b, stride, pad)",
+                                                       "return out.reshape(N, H_out, W_out, F_).transpose(0, 3, 1, 2), (cols, w, b, stride, pad)"),
         "returns_rows_unreshaped": _HDR_IM2COL + '''
     N, C, H, W = x.shape
     F_, _, kh, kw = w.shape
@@ -183,8 +202,16 @@ WRONG = {
         "db_zeros": _BACK_LOOPS.replace("DB", "np.zeros_like(b)").replace("ACC", "+="),
         "db_none": _BACK_LOOPS.replace("DB", "None").replace("ACC", "+="),
         "dx_overwrites_overlaps": _BACK_LOOPS.replace("DB", "dout.sum(axis=(0, 2, 3))").replace("ACC", "=").replace(
-            "for f in range(F_):\n                    dw[f] += dout[n, f, i, j] * window\n                    dxp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw] = dout[n, f, i, j] * w[f]",
-            "for f in range(F_):\n                    dw[f] += dout[n, f, i, j] * window\n                dxp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw] = np.tensordot(dout[n, :, i, j], w, axes=1)"),
+            "for f in range(F_):\n                    dw[f] += dout[n, f, i, j] * window\n"
+            "                    dxp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw] = dout[n, f, i, j] * w[f]",
+            "for f in range(F_):\n                    dw[f] += dout[n, f, i, j] * window\n"
+            "                dxp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw] = np.tensordot(dout[n, :, i, j], w, axes=1)"),
+        "autograd": _HDR_BACK + '''
+    x, w, b, stride, pad = cache
+    xt, wt, bt = (torch.from_numpy(a).requires_grad_(True) for a in (x, w, b))
+    F.conv2d(xt, wt, bt, stride=stride, padding=pad).backward(torch.from_numpy(dout))
+    return xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+''',
         "dx_keeps_padding": _BACK_LOOPS.replace("DB", "dout.sum(axis=(0, 2, 3))").replace("ACC", "+=").replace(
             "return dxp[:, :, pad:pad + H, pad:pad + W], dw, db", "return dxp[:, :, :H, :W], dw, db"),
     },
@@ -204,8 +231,22 @@ WRONG = {
                     out[:, :, i, j] = np.maximum(out[:, :, i, j], x[:, :, i * stride + u, j * stride + v])
     return out, (x, pool, stride)
 ''',
+        "delegates_to_torch": _POOL_FWD_HDR + '''
+    return F.max_pool2d(torch.from_numpy(x), pool, stride).numpy(), (x, pool, stride)
+''',
+        "cache_holds_output": _POOL_FWD_HDR + '''
+    windows = np.lib.stride_tricks.sliding_window_view(x, (pool, pool), axis=(2, 3))[:, :, ::stride, ::stride]
+    out = windows.max(axis=(4, 5))
+    return out, (out, pool, stride)
+''',
     },
     "maxpool2d_backward": {
+        "autograd": _POOL_BACK_HDR + '''
+    x, pool, stride = cache
+    xt = torch.from_numpy(x).requires_grad_(True)
+    F.max_pool2d(xt, pool, stride).backward(torch.from_numpy(dout))
+    return xt.grad.numpy()
+''',
         "gradient_to_whole_window": _pool_back(
             "dx[n, c, i * stride:i * stride + pool, j * stride:j * stride + pool] += dout[n, c, i, j]"),
         "average_gradient": _pool_back(
@@ -230,11 +271,15 @@ WRONG = {
         "fixed_ten_classes": _cnn(classifier="nn.Sequential(nn.Flatten(), nn.Linear(32 * 2 * 2, 10))"),
         "forward_skips_features": _cnn(classifier="nn.Sequential(nn.Flatten(), nn.Linear(64, n_classes))",
                                        forward="self.classifier(x)"),
+        "returns_probabilities": _cnn(forward="torch.softmax(self.classifier(self.features(x)), dim=1)"),
     },
     "ResidualBlock": {
         "no_projection": _res(shortcut="self.shortcut = nn.Identity()"),
         "always_projection": _res(shortcut="self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))"),
         "no_skip_connection": _res(forward="return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))"),
+        "no_inner_relu": _res(forward="return F.relu(self.bn2(self.conv2(self.bn1(self.conv1(x)))) + self.shortcut(x))"),
+        "relu_on_each_branch": _res(forward="return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))) + F.relu(self.shortcut(x))"),
+        "no_final_relu": _res(forward="return self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))) + self.shortcut(x)"),
     },
     "freeze_features": {
         "freezes_everything": _FREEZE_HDR + '''
@@ -268,6 +313,13 @@ WRONG = {
     oy, ox = torch.randint(0, 2 * m + 1, (2,), generator=generator).tolist()
     return F.pad(images, (m, m, m, m))[:, :, oy:oy + H, ox:ox + W]
 ''',
+        "same_shift_both_axes": _AUG_HDR + '''
+    N, C, H, W = images.shape
+    m = max_shift
+    padded = F.pad(images, (m, m, m, m))
+    offsets = torch.randint(0, 2 * m + 1, (N,), generator=generator).tolist()
+    return torch.stack([padded[n, :, o:o + H, o:o + W] for n, o in enumerate(offsets)])
+''',
         "global_rng": _AUG_HDR + '''
     N, C, H, W = images.shape
     m = max_shift
@@ -276,8 +328,8 @@ WRONG = {
     return torch.stack([padded[n, :, oy:oy + H, ox:ox + W] for n, (oy, ox) in enumerate(offsets.tolist())])
 ''',
     },
-    "q_separable": {"standard_count": 'q_separable_answer = "a"\n', "depthwise_only": 'q_separable_answer = "d"\n'},
-    "q_flip": {"shifts": 'q_flip_answer = "a"\n'},
+    "q1_answer": {"standard_count": 'q1_answer = "a"\n', "depthwise_only": 'q1_answer = "d"\n'},
+    "q2_answer": {"shifts": 'q2_answer = "a"\n', "left_blank": 'q2_answer = None  # "a", "b", "c" or "d"\n'},
 }
 
 CORRECT = {
