@@ -13,7 +13,7 @@ export MKL_NUM_THREADS ?= $(COURSE_NUM_THREADS)
 export OMP_WAIT_POLICY ?= PASSIVE
 export MKL_WAIT_POLICY ?= PASSIVE
 
-LINT_PATHS := course_utils autograder solutions tests benchmarks
+LINT_PATHS := course_utils autograder solutions tests benchmarks scripts
 
 .PHONY: install demo lint test test-fast test-notebooks nbval build release audit bench gpu-check clean
 

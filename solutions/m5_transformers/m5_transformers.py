@@ -1652,7 +1652,7 @@ def chunked_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, chunk: 
 _gen = torch.Generator().manual_seed(0)
 _Q, _K, _V = (torch.randn(2, 4, 1000, 32, generator=_gen, dtype=torch.float64) for _ in range(3))
 compare("chunked", chunked_attention(_Q, _K, _V, chunk=128), F.scaled_dot_product_attention(_Q, _K, _V), rtol=1e-10, atol=1e-12)
-print(f"largest block of scores held at once: 1000 x 128 per head, instead of 1000 x 1000")
+print("largest block of scores held at once: 1000 x 128 per head, instead of 1000 x 1000")
 
 # %% markdown
 # ## 13. Pre-training and fine-tuning

@@ -27,7 +27,7 @@
 try:
     import course_utils
 except ImportError:  # Colab or a fresh environment: install the course's helpers once
-    %pip install -q "git+https://github.com/neurons-to-transformers/neurons-to-transformers.git"
+    # %pip install -q "git+https://github.com/neurons-to-transformers/neurons-to-transformers.git"
     import course_utils
 import numpy as np
 import torch
