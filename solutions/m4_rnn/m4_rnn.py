@@ -1069,7 +1069,7 @@ check_true(bool((_d[:3] == 0).all()) and bool((_d[3:] > 0).all()),
 # whole validation text and keep the best model seen; the validation curve is what we watch.
 
 # %% code tags=slow
-LM_STEPS, LM_BATCH, LM_WINDOW = 400, 32, 64
+LM_STEPS, LM_BATCH, LM_WINDOW = 300, 32, 64
 
 
 def lm_nats(model: nn.Module, ids: torch.Tensor, rows: int = 32) -> float:
@@ -1269,7 +1269,7 @@ for _tau in (0.5, 0.8, 1.2):
 
 # %% markdown
 # At 0.5 the text is conservative and repeats common words; at 1.2 it invents words and breaks the
-# layout. Even at 400 steps the model has learned to indent, to open and close quotes and brackets,
+# layout. After only 300 steps the model has learned to indent, to open and close quotes and brackets,
 # and the frequent words of the documentation.
 #
 # The slider below resamples at any temperature (it needs a live kernel; the picture under this
