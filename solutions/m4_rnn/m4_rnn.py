@@ -1426,7 +1426,7 @@ with torch.no_grad():
     check_shape("RowClassifier on one sequence", _clf(_x[:1]), (1, 4))
     _x2 = _x.clone(); _x2[:, 0] += 1.0
     check_true(bool((_clf(_x2) - _lo).abs().sum() > 0), "RowClassifier: changing the first row did not change the scores")
-    check_true(bool((_clf(_x.flip(1)) - _lo).abs().sum() > 0), "RowClassifier: reading the rows in reverse order gave the same scores; it should read them in order")
+    check_true(bool((_clf(_x.flip(1)) - _lo).abs().max() > 1e-4), "RowClassifier: reading the rows in reverse order gave the same scores; it should read them in order")
     _x3 = _x.clone(); _x3[:, -1] += 1.0
     check_true(bool((_clf(_x3) - _lo).abs().sum() > 0), "RowClassifier: changing the last row did not change the scores")
 check_true(sum(v.numel() for v in _clf.state_dict().values()) == 3 * (5 * 3 + 5 * 5 + 2 * 5) + 5 * 4 + 4,
