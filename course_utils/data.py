@@ -7,6 +7,10 @@
 * ``stratified_split``: the same kind of split for any labelled arrays.
 * ``load_text_corpus`` and ``split_text``: Python's own reference documentation, shipped with
   every Python in ``pydoc_data.topics``, as ASCII text for character-level language models.
+* ``load_membrane_potential`` and ``series_blocks``: a real recording of a neuron's membrane
+  potential (shipped in matplotlib's sample data) and a blocked train/validation/test split of it,
+  for time-series forecasting.
+* ``shuffled_pixels``: images with their pixels shuffled, as inputs that look like no digit.
 * ``make_xor``, ``make_moons``, ``make_circles``, ``make_blobs``: small 2-D problems for decision
   boundaries.
 * ``load_sample_photo``: the two photographs shipped with scikit-learn, as float arrays in [0, 1].
@@ -20,12 +24,15 @@ import numpy as np
 __all__ = [
     "DigitsSplit",
     "load_digits_split",
+    "load_membrane_potential",
     "load_sample_photo",
     "load_text_corpus",
     "make_blobs",
     "make_circles",
     "make_moons",
     "make_xor",
+    "series_blocks",
+    "shuffled_pixels",
     "split_text",
     "stratified_split",
 ]
@@ -201,3 +208,47 @@ def shuffled_pixels(x, seed: int = 0):
     import torch
 
     return x.gather(1, torch.as_tensor(order, device=x.device))
+
+# Module 4 (recurrent networks): a real time series that ships offline. Kept in one block at the end
+# (not in __all__ or the docstring above) so that helpers added for other modules do not collide.
+# ---------------------------------------------------------------------------------------------
+
+
+def load_membrane_potential(downsample: int = 4) -> np.ndarray:
+    """A neuron's membrane potential, recorded while a current step makes it fire about 70 spikes.
+
+    The recording ships with matplotlib as ``sample_data/membrane.dat`` (12,000 float32 samples;
+    matplotlib's own examples plot it). Before the current is switched on, and after it is switched
+    off, the cell rests near -0.67; in between it spikes roughly every 143 samples. Averaging each
+    run of ``downsample`` samples keeps the shape of the spikes and makes the series shorter.
+
+    Returns:
+        x: ``(12000 // downsample,)`` float64 array, in the recording's own units.
+    """
+    from pathlib import Path
+
+    import matplotlib
+
+    if downsample < 1:
+        raise ValueError(f"downsample must be a positive integer, got {downsample}")
+    raw = np.fromfile(Path(matplotlib.get_data_path()) / "sample_data" / "membrane.dat", dtype=np.float32)
+    n = len(raw) // downsample * downsample
+    return raw[:n].astype(np.float64).reshape(-1, downsample).mean(axis=1)
+
+
+def series_blocks(n: int, block: int = 150) -> np.ndarray:
+    """Which split each of ``n`` time steps belongs to: 0 train, 1 validation, 2 test, in blocks.
+
+    The steps are cut into consecutive blocks of ``block`` steps; of every five blocks the first
+    three train, the fourth validates and the fifth tests (blocked cross-validation). Unlike one
+    chronological cut, every regime of a series that changes behaviour (the membrane potential
+    rests, spikes regularly, spikes irregularly, rests again) appears in every split, while each
+    held-out block is still a contiguous stretch whose values the model never trained on.
+
+    Returns:
+        labels: ``(n,)`` int64 array of 0, 1 and 2.
+    """
+    if n < 0 or block < 1:
+        raise ValueError(f"need n >= 0 and block >= 1, got n={n}, block={block}")
+    cycle = np.array([0, 0, 0, 1, 2], dtype=np.int64)
+    return cycle[(np.arange(n) // block) % 5]

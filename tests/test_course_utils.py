@@ -1030,3 +1030,35 @@ def test_forbidding_catches_a_refusal_that_was_swallowed():
     with pytest.raises(DelegationError, match="caught the error"):
         with forbidding("patchify", torch.nn.functional.unfold):
             sneaky(torch.randn(1, 1, 4, 4))
+
+# Module 4 data helpers: load_membrane_potential, series_blocks
+# ---------------------------------------------------------------------------------------------
+
+
+def test_membrane_potential_is_the_matplotlib_recording_averaged():
+    from course_utils.data import load_membrane_potential
+
+    raw = load_membrane_potential(downsample=1)
+    assert raw.shape == (12000,) and raw.dtype == np.float64
+    assert -0.7 < raw[:900].mean() < -0.6  # at rest before the current step
+    x = load_membrane_potential(downsample=4)
+    assert x.shape == (3000,)
+    np.testing.assert_allclose(x[5], raw[20:24].mean())
+
+
+def test_membrane_potential_refuses_a_zero_downsample():
+    from course_utils.data import load_membrane_potential
+
+    with pytest.raises(ValueError):
+        load_membrane_potential(downsample=0)
+
+
+def test_series_blocks_cycle_three_train_one_val_one_test():
+    from course_utils.data import series_blocks
+
+    labels = series_blocks(23, block=2)
+    assert labels.tolist() == [0] * 6 + [1] * 2 + [2] * 2 + [0] * 6 + [1] * 2 + [2] * 2 + [0] * 3
+    counts = np.bincount(series_blocks(3000, block=150), minlength=3)
+    assert counts.tolist() == [1800, 600, 600]
+    with pytest.raises(ValueError):
+        series_blocks(10, block=0)
