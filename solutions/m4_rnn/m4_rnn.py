@@ -25,7 +25,7 @@
 try:
     import course_utils
 except ImportError:  # Colab or a fresh environment: install the course's helpers once
-    %pip install -q "git+https://github.com/neurons-to-transformers/neurons-to-transformers.git"
+    # %pip install -q "git+https://github.com/neurons-to-transformers/neurons-to-transformers.git"
     import course_utils
 import numpy as np
 import torch
@@ -1304,6 +1304,8 @@ except (NotImplementedError, NameError):
     _temperature_ready = False
 
 # %% code tags=slow,demo,nbval-ignore-output
+from IPython.display import display
+
 if _temperature_ready:
     display(slider_plot(draw_temperature, temperature=float_slider("temperature", 1.0, 0.1, 3.0, 0.05)))
 
@@ -1361,6 +1363,8 @@ except (NotImplementedError, NameError, KeyError):
     _gates_ready = False
 
 # %% code tags=slow,demo,nbval-ignore-output
+from IPython.display import display
+
 if _gates_ready:
     display(slider_plot(draw_gates, text=widgets.Text(value='for key in sorted(d):\n    print(key, "=", d[key])',
                                                       description="text", continuous_update=False)))
