@@ -84,6 +84,7 @@ a, h = 2.0, 1e-3
 print(f"{'f(a)':<6} {'f(2)':>8} {'f(2 + h)':>10} {'measured slope':>15} {'formula':>8}")
 for name, (f, slope) in functions.items():
     print(f"{name:<6} {f(a):>8.4f} {f(a + h):>10.6f} {(f(a + h) - f(a)) / h:>15.4f} {slope(a):>8.4g}")
+del f, slope  # the loop's last pair is ln a: left bound, it would answer a later exercise
 
 # %% code tags=demo
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.2))
@@ -97,6 +98,7 @@ for ax, (name, (f, slope)) in zip(axes, functions.items()):
 fig.suptitle("The derivative at a = 2 is the slope of the tangent line")
 fig.tight_layout()
 plt.show()
+del f, slope
 
 # %% markdown
 # ## 2. Computation graphs and the chain rule
