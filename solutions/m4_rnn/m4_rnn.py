@@ -877,6 +877,8 @@ check_close("masked_cross_entropy, lengths (1, 2)", _loss.item(), _expected.item
             hint="3 real positions: (0, 0), (1, 0), (1, 1). Sum their losses and divide by 3, not by N*T = 6")
 print("masked_cross_entropy: visible test passed")
 ### BEGIN HIDDEN TESTS
+import inspect
+
 _gen = torch.Generator().manual_seed(47)
 for _N, _T, _V in [(1, 1, 2), (3, 5, 4), (4, 9, 7), (1, 6, 3), (6, 4, 10)]:
     _logits = (torch.randn(_N, _T, _V, generator=_gen, dtype=torch.float64) * 3).requires_grad_(True)
@@ -886,11 +888,17 @@ for _N, _T, _V in [(1, 1, 2), (3, 5, 4), (4, 9, 7), (1, 6, 3), (6, 4, 10)]:
     _mask = torch.arange(_T)[None, :] < _lengths[:, None]
     _expected = F.cross_entropy(_logits.detach()[_mask], _targets[_mask])
     _loss = masked_cross_entropy(_logits, _targets.clone(), _lengths.clone())
+    check_true(torch.is_tensor(_loss) and _loss.dim() == 0, "masked_cross_entropy must return a 0-dim tensor, "
+               f"got {type(_loss).__name__}", hint="no .item(): the training loop calls .backward() on it")
     check_close(f"masked_cross_entropy N={_N}, T={_T}, V={_V}, lengths={_lengths.tolist()}", _loss.item(), _expected.item())
-    _loss.backward()
-    check_true(_logits.grad is not None, "masked_cross_entropy: the loss must stay differentiable (no .item() or NumPy inside)")
-    check_close("gradient of masked_cross_entropy on the padding", _logits.grad[~_mask], torch.zeros_like(_logits.grad[~_mask]),
-                hint="padding must contribute nothing, not even through the gradient")
+    # The autograd graph exists only in the process that ran the answer. Where that is this one,
+    # check the gradient itself; a grader that calls the answer in another process gets values only,
+    # and the garbage-on-the-padding check below is then what shows the padding is ignored.
+    if inspect.isfunction(masked_cross_entropy):
+        _loss.backward()
+        check_true(_logits.grad is not None, "masked_cross_entropy: the loss must stay differentiable (no .item() or NumPy inside)")
+        check_close("gradient of masked_cross_entropy on the padding", _logits.grad[~_mask], torch.zeros_like(_logits.grad[~_mask]),
+                    hint="padding must contribute nothing, not even through the gradient")
     _logits2 = _logits.detach().clone()
     _logits2[~_mask] = 1e3 * torch.randn_like(_logits2[~_mask])
     check_close("masked_cross_entropy with garbage on the padding", masked_cross_entropy(_logits2, _targets, _lengths).item(), _expected.item())
@@ -1199,16 +1207,17 @@ def sample(model: nn.Module, prompt: str, n: int, temperature: float = 1.0) -> s
 class _NextLetter(nn.Module):
     """A trusted toy model: after character k it is sure (score 50) the next is character k + 1."""
 
-    def __init__(self):
+    def __init__(self, n_vocab: int):
         super().__init__()
+        self.n_vocab = n_vocab  # kept on the model: a grader may run it in another process
         self.dummy = nn.Parameter(torch.zeros(1))
 
     def forward(self, x, state=None):
-        return 50.0 * F.one_hot((x + 1) % len(VOCAB), len(VOCAB)).float(), state
+        return 50.0 * F.one_hot((x + 1) % self.n_vocab, self.n_vocab).float(), state
 
 
 torch.manual_seed(0)
-_text = sample(_NextLetter(), "a", 5, temperature=1.0)
+_text = sample(_NextLetter(len(VOCAB)), "a", 5, temperature=1.0)
 check_true(isinstance(_text, str), f"sample must return a string, got {type(_text).__name__}")
 check_equal("sample(next-letter model, 'a', 5)", _text, "bcdef",
             hint="the scores of the LAST position give the next character; feed each drawn character back in")
@@ -1217,22 +1226,23 @@ print("sample: visible test passed")
 class _Counter(nn.Module):
     """Its state counts the characters read so far; it is sure the next character is VOCAB[count + 10]."""
 
-    def __init__(self):
+    def __init__(self, n_vocab: int):
         super().__init__()
+        self.n_vocab = n_vocab
         self.dummy = nn.Parameter(torch.zeros(1))
 
     def forward(self, x, state=None):
         seen = 0 if state is None else int(state)
         pos = seen + 1 + torch.arange(x.shape[1])  # characters read up to and including each position
-        logits = 50.0 * F.one_hot((pos + 10) % len(VOCAB), len(VOCAB)).float()[None].expand(x.shape[0], -1, -1)
+        logits = 50.0 * F.one_hot((pos + 10) % self.n_vocab, self.n_vocab).float()[None].expand(x.shape[0], -1, -1)
         return logits, torch.tensor(seen + x.shape[1])
 
 
 torch.manual_seed(0)
-_text = sample(_Counter(), "xyz", 6, temperature=0.7)
+_text = sample(_Counter(len(VOCAB)), "xyz", 6, temperature=0.7)
 check_equal("sample(counting model, 'xyz', 6)", _text, decode([(k + 10) % len(VOCAB) for k in range(3, 9)]),
             hint="the model must see the whole history: pass the state returned by each call on to the next")
-check_equal("sample(..., n=0)", sample(_NextLetter(), "q", 0), "")
+check_equal("sample(..., n=0)", sample(_NextLetter(len(VOCAB)), "q", 0), "")
 
 
 class _Fixed(nn.Module):
