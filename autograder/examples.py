@@ -56,6 +56,11 @@ def _nudged(value):
         return value + 1
     if isinstance(value, _np.ndarray) and value.dtype.kind in "iuf":
         return value + 1
+    if isinstance(value, _np.ndarray) and value.dtype.kind == "b":
+        return ~value
+    if hasattr(value, "detach") and hasattr(value, "is_floating_point"):  # a torch tensor
+        import torch as _torch
+        return ~value if value.dtype == _torch.bool else value + 1
     if isinstance(value, (tuple, list)):
         return type(value)(_nudged(v) for v in value)
     return value

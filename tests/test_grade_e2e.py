@@ -4,6 +4,7 @@ the feedback follow. Plus, on the tiny fixture: regrading is stable and parallel
 from __future__ import annotations
 
 import csv
+import importlib.util
 
 import nbformat
 import pytest
@@ -31,6 +32,16 @@ def grade_examples(course: Course, assignment: str, tmp_path, jobs: int = 1) -> 
     return {r["student"]: r for r in Gradebook(course.gradebook_path).rows(assignment)}
 
 
+def _declared_fails(course: Course, assignment: str) -> dict[str, list[str]]:
+    path = course.root / "tests" / "variants" / f"{assignment}.py"
+    if not path.exists():
+        return {}
+    spec = importlib.util.spec_from_file_location(f"variants_{assignment}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return getattr(mod, "FAILS", {})
+
+
 def check_examples(course: Course, assignment: str, rows: dict[str, dict], tmp_path) -> None:
     pts = points(course, assignment)
     full = sum(pts.values())
@@ -38,10 +49,14 @@ def check_examples(course: Course, assignment: str, rows: dict[str, dict], tmp_p
     assert rows["reference"]["score"] == full
     assert rows["blank"]["status"] == "graded" and rows["blank"]["score"] == 0
     wrong = wrong_answers(course, assignment)
-    lost = sum(pts[f"test_{gid}"] for gid in wrong)
-    assert rows["partly_wrong"]["score"] == full - lost, rows["partly_wrong"]["detail"]["tests"]
+    # A wrong answer fails its own test, and may fail the tests that its variants file says build
+    # on it (FAILS); never any other, and the score loses exactly the points of what failed.
+    may_fail = set()
+    for gid in wrong:
+        may_fail |= set(_declared_fails(course, assignment).get(gid, [f"test_{gid}"]))
     failed = {t["grade_id"] for t in rows["partly_wrong"]["detail"]["tests"] if t["outcome"] != "passed"}
-    assert failed == {f"test_{gid}" for gid in wrong}
+    assert {f"test_{gid}" for gid in wrong} <= failed <= may_fail, rows["partly_wrong"]["detail"]["tests"]
+    assert rows["partly_wrong"]["score"] == full - sum(pts[t] for t in failed), rows["partly_wrong"]["detail"]["tests"]
 
     out = tmp_path / "grades.csv"
     assert main(["--root", str(course.root), "export", "--assignment", assignment, "--out", str(out)]) == 0
