@@ -242,9 +242,10 @@ WRONG = {
 FAILS = {
     # MultiHeadAttention calls the student's attention, as the exercise asks
     "scaled_dot_product_attention": ["test_scaled_dot_product_attention", "test_MultiHeadAttention"],
-    # TinyGPT is built from the student's mask and blocks, as the exercise asks
-    "causal_mask": ["test_causal_mask", "test_TinyGPT"],
-    "TransformerBlock": ["test_TransformerBlock", "test_TinyGPT"],
+    # TinyGPT is built from the student's mask and blocks, as the exercise asks, and the language
+    # model trained in the notebook (the slow test_lm_loss, run by real grading) is a TinyGPT
+    "causal_mask": ["test_causal_mask", "test_TinyGPT", "test_lm_loss"],
+    "TransformerBlock": ["test_TransformerBlock", "test_TinyGPT", "test_lm_loss"],
 }
 
 CORRECT = {
