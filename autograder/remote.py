@@ -491,6 +491,20 @@ class Remote:
         _op(self, "binop", name="__exit__", value=None)
         return False  # the student's object never decides whether the test's exception is swallowed
 
+    @staticmethod
+    def _remote_gradients(fn, args, kwargs, grad_output):
+        """``course_utils.checks.gradients`` on a student's function or module: the forward and
+        backward passes run in the student's process, beside the autograd graph; the output and
+        the gradients come back as data, and the test compares them here."""
+        got = _op(fn, "grad", args=list(args), kwargs=dict(kwargs), value=grad_output)
+        torch = _torch()
+        ok = (type(got) is list and len(got) == 3 and type(got[1]) is list and len(got[1]) == len(args)
+              and type(got[2]) is dict and all(type(k) is str for k in got[2])
+              and all(g is None or isinstance(g, torch.Tensor) for g in [*got[1], *got[2].values()]))
+        if not ok:
+            raise ProtocolError("the student's process did not return gradients")
+        return got[0], got[1], got[2]
+
 
 def _op(handle, kind, name=None, **values):
     peer = object.__getattribute__(handle, "_peer")
@@ -1063,6 +1077,14 @@ def serve_student(peer: Peer, op, header, dec):
         for n, obj in getattr(dec, "byvalue", []):
             back.append(["state", n, object_state(obj)])
         return result, back
+    if op == "grad":
+        from course_utils.checks import _local_gradients
+
+        fn = peer.local(target)
+        args = dec.dec(header.get("args") or {"$": "list", "v": []})
+        kwargs = dec.dec(header.get("kwargs") or {"$": "dict", "k": [], "v": []})
+        out, grads, params = _local_gradients(fn, args, kwargs, dec.dec(header.get("value")))
+        return [out, grads, params], []
     obj = peer.local(target)
     if op == "getattr":
         return getattr(obj, str(header.get("name"))), []

@@ -15,6 +15,7 @@ from course_utils.checks import (
     compare,
     forbidding,
     from_scratch,
+    gradients,
 )
 from course_utils.device import configure_threads, get_device, seed_everything, setup
 from course_utils.gradcheck import grad_check, numeric_gradient, rel_error, torch_grad_check
@@ -30,6 +31,7 @@ __all__ = [
     "configure_threads",
     "forbidding",
     "from_scratch",
+    "gradients",
     "get_device",
     "grad_check",
     "numeric_gradient",

@@ -26,6 +26,7 @@ __all__ = [
     "compare",
     "forbidding",
     "from_scratch",
+    "gradients",
 ]
 
 
@@ -293,3 +294,51 @@ def forbidding(name: str, *functions: Any) -> Iterator[None]:
     if calls:
         raise DelegationError(f"{name} called {calls[0]} (and caught the error). That function is what "
                               "the tests compare against, not part of the answer.")
+
+
+def gradients(fn: Any, *args: Any, grad_output: Any = None, **kwargs: Any) -> tuple[Any, list[Any], dict[str, Any]]:
+    """Call ``fn(*args, **kwargs)`` and backpropagate from its output; return what came out.
+
+    Returns ``(output, input_grads, param_grads)``: the output, detached (for a tuple or list, its
+    first element, which is the one backpropagated); for each positional argument, its ``.grad``
+    (``None`` when it is not a tensor that requires grad, or when no gradient reached it); and, when
+    ``fn`` is an ``nn.Module`` (or one of its methods), ``{parameter name: .grad or None}``.
+    ``grad_output`` is the gradient fed to ``backward`` (default: ones, i.e. the gradient of the
+    output's sum). Gradients left from earlier calls are cleared first.
+
+    Tests use it to check that an answer is differentiable and that its gradients are right::
+
+        out, (g_logits, _), _ = gradients(masked_cross_entropy, logits.requires_grad_(), targets)
+        check_close("gradient of the loss", g_logits, reference_grad)
+
+    Where a grader runs the answer in another process, the backward pass runs there, beside the
+    autograd graph, and only these values come back; the comparison stays with the test.
+    """
+    remote = getattr(type(fn), "_remote_gradients", None)
+    if remote is not None:
+        return remote(fn, args, kwargs, grad_output)
+    return _local_gradients(fn, args, kwargs, grad_output)
+
+
+def _local_gradients(fn: Any, args: Any, kwargs: Any, grad_output: Any) -> tuple[Any, list[Any], dict[str, Any]]:
+    import torch
+
+    owner = fn if isinstance(fn, torch.nn.Module) else getattr(fn, "__self__", None)
+    params = dict(owner.named_parameters()) if isinstance(owner, torch.nn.Module) else {}
+    for p in params.values():
+        p.grad = None
+    for a in args:
+        if isinstance(a, torch.Tensor) and a.is_leaf:
+            a.grad = None
+    with torch.enable_grad():
+        out = fn(*args, **kwargs)
+        first = out[0] if isinstance(out, (tuple, list)) and len(out) else out
+        if isinstance(first, torch.Tensor) and first.requires_grad:
+            g = torch.ones_like(first) if grad_output is None else torch.as_tensor(grad_output).to(first)
+            first.backward(g)
+
+    def grad(t: Any) -> Any:
+        return t.grad.detach().clone() if isinstance(t, torch.Tensor) and t.grad is not None else None
+
+    return (first.detach() if isinstance(first, torch.Tensor) else first,
+            [grad(a) for a in args], {n: grad(p) for n, p in params.items()})

@@ -52,6 +52,22 @@ def oracle(*a): return Oracle()
 class Liar(np.ndarray):
     def __eq__(self, other): return np.ones(np.shape(other), bool)
 def liar(*a): return np.zeros(2).view(Liar)
+def loop_moves(model, loader, opt, loss_fn, device):
+    for xb, yb in loader:
+        xb, yb = xb.to(device), yb.to(device)
+        opt.zero_grad(); loss_fn(model(xb), yb).backward(); opt.step()
+def loop_never_moves(model, loader, opt, loss_fn, device):
+    for xb, yb in loader:
+        opt.zero_grad(); loss_fn(model(xb), yb).backward(); opt.step()
+def loop_hard_codes_cpu(model, loader, opt, loss_fn, device):
+    for xb, yb in loader:
+        xb, yb = xb.to("cpu"), yb.to("cpu")
+        opt.zero_grad(); loss_fn(model(xb), yb).backward(); opt.step()
+def loss_detached(logits, y): return torch.nn.functional.cross_entropy(logits.detach(), y)
+def loss_ok(logits, y): return torch.nn.functional.cross_entropy(logits, y)
+class HalfDetached(nn.Module):
+    def __init__(self): super().__init__(); self.a = nn.Linear(3, 2); self.b = nn.Linear(3, 2)
+    def forward(self, x): return self.a(x) + self.b(x).detach()
 check_close = lambda *a, **k: None
 q = "b"
 '''
@@ -203,3 +219,35 @@ def test_malformed_frames_are_protocol_errors(raw):
     peer = _reply_with(raw)
     with pytest.raises(remote.ProtocolError):
         peer.request({"op": "global", "name": "x"})
+
+
+@pytest.mark.parametrize("loop, fails", [("loop_moves", False), ("loop_never_moves", True), ("loop_hard_codes_cpu", True)])
+def test_device_spies_travel_and_report_back(loop, fails):
+    """Module 2's check that batches go through .to(device): the spies, model and loss go to the
+    student's process by value, and their counters come back to the verdict taken here."""
+    part = run(f'''
+from course_utils.spies import check_batches_moved
+check_batches_moved("loop", lambda m, loader, loss_fn, dev: {loop}(m, loader, torch.optim.SGD(m.parameters(), lr=0.1), loss_fn, dev), 3)
+''')
+    assert (part.error is not None) == fails, part.error
+
+
+def test_gradients_are_computed_beside_the_graph_and_compared_here():
+    part = run('''
+from course_utils import gradients
+import torch.nn.functional as F
+logits = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+y = torch.tensor([0, 2, 1, 1])
+out, (g, gy), params = gradients(loss_ok, logits, y)
+ref = logits.detach().clone().requires_grad_(True)
+F.cross_entropy(ref, y).backward()
+check_close("loss", out, F.cross_entropy(ref.detach(), y))
+assert gy is None and params == {}
+torch.testing.assert_close(g, ref.grad)
+_, (g2, _), _ = gradients(loss_detached, logits, y)
+assert g2 is None
+m = HalfDetached()
+_, (gx,), gp = gradients(m, torch.ones(2, 3, requires_grad=True), grad_output=torch.ones(2, 2))
+assert gp["a.weight"] is not None and gp["b.weight"] is None and gx is not None
+''', locked="import numpy as np\nimport torch\nfrom torch import nn\nfrom course_utils import check_close\n")
+    assert part.error is None, part.error

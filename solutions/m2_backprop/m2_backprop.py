@@ -1672,75 +1672,7 @@ for seed, n, bs, make_opt in [(1, 50, 16, lambda p: torch.optim.SGD(p, lr=0.3)),
         model_h.eval()
     check_true(len(probe.log) > 0 and all(training for training, _ in probe.log),
                "the model ran in eval mode during training: call model.train()")
-from torch._C import DisableTorchFunctionSubclass
-
-
-class DeviceSpy(torch.Tensor):
-    """A CPU tensor that records where it is moved; .to(...) returns a plain tensor.
-
-    A model or loss that receives a DeviceSpy got a batch that was never moved to the device:
-    this is how a test on a CPU-only machine sees whether batches go to `device`.
-    """
-
-    moves = []
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        with DisableTorchFunctionSubclass():
-            out = func(*args, **kwargs)
-            if func is torch.Tensor.to:
-                cls.moves.append(args[1] if len(args) > 1 else kwargs.get("device"))
-                if isinstance(out, DeviceSpy):
-                    out = out.as_subclass(torch.Tensor)
-        return out
-
-
-def plain(t):
-    return t.as_subclass(torch.Tensor) if isinstance(t, DeviceSpy) else t
-
-
-class SpyModel(nn.Module):
-    """A linear model that counts the batches it received without their having been moved."""
-
-    def __init__(self, d_in, c):
-        super().__init__()
-        self.lin = nn.Linear(d_in, c).double()
-        self.unmoved = 0
-
-    def forward(self, x):
-        self.unmoved += isinstance(x, DeviceSpy)
-        return self.lin(plain(x))
-
-
-def check_batches_moved(fn_name, run, n_batches):
-    """run(model, loader, loss_fn, device) calls the student's function; every batch must go through .to(device)."""
-    import inspect
-
-    if not inspect.isfunction(train_one_epoch):
-        # A grader that runs the answer in another process sends plain tensors there: the spies
-        # cannot travel, so this check runs only where the answer runs beside the test.
-        return
-    DeviceSpy.moves.clear()
-    unmoved_labels = []
-
-    def spy_loss(logits, yb):
-        unmoved_labels.append(isinstance(yb, DeviceSpy))
-        return F.cross_entropy(logits, plain(yb))
-
-    torch.manual_seed(0)
-    X_s = torch.randn(10, 4, dtype=torch.float64)
-    y_s = torch.randint(0, 3, (10,))
-    loader_s = [(X_s[i:i + 4].as_subclass(DeviceSpy), y_s[i:i + 4].as_subclass(DeviceSpy)) for i in range(0, 10, 4)]
-    model_s = SpyModel(4, 3)
-    run(model_s, loader_s, spy_loss, torch.device("cpu"))
-    check_equal(f"{fn_name}: batches of inputs the model received without .to(device)", model_s.unmoved, 0,
-                hint="move each batch to the device first: xb, yb = xb.to(device), yb.to(device)")
-    check_equal(f"{fn_name}: batches of labels the loss received without .to(device)", sum(unmoved_labels), 0,
-                hint="move the labels too: yb.to(device)")
-    check_true(len(DeviceSpy.moves) >= 2 * n_batches and all(torch.device(d) == torch.device("cpu") for d in DeviceSpy.moves),
-               f"{fn_name}: the batches were moved to {DeviceSpy.moves}, expected the device argument",
-               hint="use the device argument: xb.to(device)")
+from course_utils.spies import check_batches_moved
 
 check_batches_moved("train_one_epoch",
                     lambda m, loader, loss_fn, dev: train_one_epoch(m, loader, torch.optim.SGD(m.parameters(), lr=0.1), loss_fn, dev), 3)
@@ -1841,75 +1773,7 @@ evaluate(model_h, loader_h, nn.CrossEntropyLoss(), "cpu")
 check_true(not model_h.training and not any(m.training for m in model_h.modules()),
            "after evaluate the model should be left in eval mode, as the docstring says",
            hint="call model.eval() at the start and do not switch back to train mode")
-from torch._C import DisableTorchFunctionSubclass
-
-
-class DeviceSpy(torch.Tensor):
-    """A CPU tensor that records where it is moved; .to(...) returns a plain tensor.
-
-    A model or loss that receives a DeviceSpy got a batch that was never moved to the device:
-    this is how a test on a CPU-only machine sees whether batches go to `device`.
-    """
-
-    moves = []
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        with DisableTorchFunctionSubclass():
-            out = func(*args, **kwargs)
-            if func is torch.Tensor.to:
-                cls.moves.append(args[1] if len(args) > 1 else kwargs.get("device"))
-                if isinstance(out, DeviceSpy):
-                    out = out.as_subclass(torch.Tensor)
-        return out
-
-
-def plain(t):
-    return t.as_subclass(torch.Tensor) if isinstance(t, DeviceSpy) else t
-
-
-class SpyModel(nn.Module):
-    """A linear model that counts the batches it received without their having been moved."""
-
-    def __init__(self, d_in, c):
-        super().__init__()
-        self.lin = nn.Linear(d_in, c).double()
-        self.unmoved = 0
-
-    def forward(self, x):
-        self.unmoved += isinstance(x, DeviceSpy)
-        return self.lin(plain(x))
-
-
-def check_batches_moved(fn_name, run, n_batches):
-    """run(model, loader, loss_fn, device) calls the student's function; every batch must go through .to(device)."""
-    import inspect
-
-    if not inspect.isfunction(train_one_epoch):
-        # A grader that runs the answer in another process sends plain tensors there: the spies
-        # cannot travel, so this check runs only where the answer runs beside the test.
-        return
-    DeviceSpy.moves.clear()
-    unmoved_labels = []
-
-    def spy_loss(logits, yb):
-        unmoved_labels.append(isinstance(yb, DeviceSpy))
-        return F.cross_entropy(logits, plain(yb))
-
-    torch.manual_seed(0)
-    X_s = torch.randn(10, 4, dtype=torch.float64)
-    y_s = torch.randint(0, 3, (10,))
-    loader_s = [(X_s[i:i + 4].as_subclass(DeviceSpy), y_s[i:i + 4].as_subclass(DeviceSpy)) for i in range(0, 10, 4)]
-    model_s = SpyModel(4, 3)
-    run(model_s, loader_s, spy_loss, torch.device("cpu"))
-    check_equal(f"{fn_name}: batches of inputs the model received without .to(device)", model_s.unmoved, 0,
-                hint="move each batch to the device first: xb, yb = xb.to(device), yb.to(device)")
-    check_equal(f"{fn_name}: batches of labels the loss received without .to(device)", sum(unmoved_labels), 0,
-                hint="move the labels too: yb.to(device)")
-    check_true(len(DeviceSpy.moves) >= 2 * n_batches and all(torch.device(d) == torch.device("cpu") for d in DeviceSpy.moves),
-               f"{fn_name}: the batches were moved to {DeviceSpy.moves}, expected the device argument",
-               hint="use the device argument: xb.to(device)")
+from course_utils.spies import check_batches_moved
 
 check_batches_moved("evaluate", lambda m, loader, loss_fn, dev: evaluate(m, loader, loss_fn, dev), 3)
 ### END HIDDEN TESTS

@@ -877,7 +877,7 @@ check_close("masked_cross_entropy, lengths (1, 2)", _loss.item(), _expected.item
             hint="3 real positions: (0, 0), (1, 0), (1, 1). Sum their losses and divide by 3, not by N*T = 6")
 print("masked_cross_entropy: visible test passed")
 ### BEGIN HIDDEN TESTS
-import inspect
+from course_utils import gradients
 
 _gen = torch.Generator().manual_seed(47)
 for _N, _T, _V in [(1, 1, 2), (3, 5, 4), (4, 9, 7), (1, 6, 3), (6, 4, 10)]:
@@ -891,14 +891,14 @@ for _N, _T, _V in [(1, 1, 2), (3, 5, 4), (4, 9, 7), (1, 6, 3), (6, 4, 10)]:
     check_true(torch.is_tensor(_loss) and _loss.dim() == 0, "masked_cross_entropy must return a 0-dim tensor, "
                f"got {type(_loss).__name__}", hint="no .item(): the training loop calls .backward() on it")
     check_close(f"masked_cross_entropy N={_N}, T={_T}, V={_V}, lengths={_lengths.tolist()}", _loss.item(), _expected.item())
-    # The autograd graph exists only in the process that ran the answer. Where that is this one,
-    # check the gradient itself; a grader that calls the answer in another process gets values only,
-    # and the garbage-on-the-padding check below is then what shows the padding is ignored.
-    if inspect.isfunction(masked_cross_entropy):
-        _loss.backward()
-        check_true(_logits.grad is not None, "masked_cross_entropy: the loss must stay differentiable (no .item() or NumPy inside)")
-        check_close("gradient of masked_cross_entropy on the padding", _logits.grad[~_mask], torch.zeros_like(_logits.grad[~_mask]),
-                    hint="padding must contribute nothing, not even through the gradient")
+    # the gradient: the padding gets none, the real positions get the plain cross-entropy's
+    _logits_g = _logits.detach().clone().requires_grad_(True)
+    F.cross_entropy(_logits_g[_mask], _targets[_mask]).backward()
+    _, (_g, _, _), _ = gradients(masked_cross_entropy, _logits.detach().clone().requires_grad_(True), _targets.clone(), _lengths.clone())
+    check_true(_g is not None, "masked_cross_entropy: the loss must stay differentiable (no .item() or NumPy inside)")
+    check_close("gradient of masked_cross_entropy on the padding", _g[~_mask], torch.zeros_like(_g[~_mask]),
+                hint="padding must contribute nothing, not even through the gradient")
+    check_close("gradient of masked_cross_entropy", _g, _logits_g.grad)
     _logits2 = _logits.detach().clone()
     _logits2[~_mask] = 1e3 * torch.randn_like(_logits2[~_mask])
     check_close("masked_cross_entropy with garbage on the padding", masked_cross_entropy(_logits2, _targets, _lengths).item(), _expected.item())

@@ -767,14 +767,24 @@ check_true(not torch.allclose(_block(_x), _block(_x)), "TransformerBlock(dropout
 _block.eval()
 _ref.eval()
 check_close("TransformerBlock(dropout=0.3) in eval mode", _block(_x), _ref(_x))
-# gradients reach every parameter (where the block runs beside this test: a grader that runs it in
-# another process gets its outputs as values, without the autograd graph)
-import inspect
+# gradients: every parameter's, and the input's, equal the reference layer's (dropout 0, causal mask)
+from course_utils import gradients
 
-if inspect.isclass(TransformerBlock):
-    _block.train()
-    _block(_x, torch.ones(5, 5, dtype=torch.bool).tril()).sum().backward()
-    check_true(all(p.grad is not None for p in _block.parameters()), "some parameter of TransformerBlock gets no gradient")
+_ref = _reference_layer(16, 2, 32, seed=11)
+_block = TransformerBlock(16, 2, 32, dropout=0.0).double()
+_block.load_state_dict(_ref.state_dict())
+_block.train()
+_ref.train()
+_m = torch.ones(5, 5, dtype=torch.bool).tril()
+_gout = torch.randn(2, 5, 16, dtype=torch.float64)
+_, (_gx, _), _gp = gradients(_block, _x.clone().requires_grad_(True), _m, grad_output=_gout)
+_xr = _x.clone().requires_grad_(True)
+_ref(_xr, src_mask=~_m).backward(_gout)
+check_true(_gx is not None, "TransformerBlock: no gradient reaches the input x (is the residual path detached?)")
+check_close("TransformerBlock: gradient with respect to x", _gx, _xr.grad)
+for _name, _p in _ref.named_parameters():
+    check_true(_gp.get(_name) is not None, f"TransformerBlock: parameter {_name} gets no gradient")
+    check_close(f"TransformerBlock: gradient of {_name}", _gp[_name], _p.grad)
 ### END HIDDEN TESTS
 
 # %% markdown
@@ -939,12 +949,12 @@ for _seed, (_V, _d, _h, _L, _ctx, _B, _T) in enumerate([(5, 8, 1, 1, 4, 2, 4), (
         check_shape("generate output", _got, (_B, _T + _n))
         check_equal(f"generate(temperature={_temp}), {_n} tokens past a context of {_ctx}", _got.numpy(),
                     _generate_reference(_gpt, _idx, _n, _temp, _seed, _ctx).numpy())
-import inspect
+from course_utils import gradients
 
-if inspect.isclass(TinyGPT):  # the autograd graph exists only where the model runs beside this test
-    _gpt.train()
-    _gpt(torch.randint(0, 7, (2, 5))).sum().backward()
-    check_true(all(p.grad is not None for n, p in _gpt.named_parameters() if not n.startswith("pos_emb")), "some parameter of TinyGPT gets no gradient")
+_gpt.train()
+_, _, _gp = gradients(_gpt, torch.randint(0, 7, (2, 5)))
+_none = [n for n, g in _gp.items() if g is None and not n.startswith("pos_emb")]
+check_true(bool(_gp) and not _none, f"TinyGPT: these parameters get no gradient: {_none[:5]}")
 ### END HIDDEN TESTS
 
 # %% markdown

@@ -1304,3 +1304,32 @@ def two_layer_net_loss(params, X, y):
     loss.backward()
     return loss.item(), {k: v.grad.numpy() for k, v in tp.items()}
 """
+
+# The device argument must be the one used: a loop that moves batches to a device written into it
+# passes every numeric test on a CPU and fails on the first GPU.
+WRONG["train_one_epoch"]["hard_codes_cpu"] = """\
+def train_one_epoch(model, loader, optimizer, loss_fn, device):
+    model.train()
+    total, count = 0.0, 0
+    for xb, yb in loader:
+        xb, yb = xb.to("cpu"), yb.to("cpu")
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(xb)
+        count += len(xb)
+    return total / count
+"""
+WRONG["evaluate"]["never_moves_batches"] = """\
+def evaluate(model, loader, loss_fn, device):
+    model.eval()
+    total, correct, count = 0.0, 0, 0
+    with torch.no_grad():
+        for xb, yb in loader:
+            logits = model(xb)
+            total += loss_fn(logits, yb).item() * len(xb)
+            correct += (logits.argmax(dim=1) == yb).sum().item()
+            count += len(xb)
+    return total / count, correct / count
+"""

@@ -334,3 +334,16 @@ CORRECT = {
         "functional_add": _forecaster(),
     },
 }
+
+# Right value, no gradient: the training loop's .backward() would fail or train nothing.
+WRONG["masked_cross_entropy"]["value_without_gradient"] = _MCE_HDR + '''    N, T, V = logits.shape
+    mask = torch.arange(T)[None, :] < lengths[:, None]
+    return F.cross_entropy(logits.detach()[mask], targets[mask])
+'''
+# Right value, gradient through the padding: mask applied after the padding's logits entered a sum.
+WRONG["masked_cross_entropy"]["padding_in_the_gradient"] = _MCE_HDR + '''    N, T, V = logits.shape
+    mask = torch.arange(T)[None, :] < lengths[:, None]
+    losses = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction="none").reshape(N, T)
+    leak = 1e-3 * (logits * (~mask)[..., None]).sum()
+    return (losses * mask).sum() / mask.sum() + leak - leak.detach()
+'''

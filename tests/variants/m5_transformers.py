@@ -394,3 +394,8 @@ CORRECT = {
 ''',
     },
 }
+
+# Right outputs, wrong gradients: the attention branch is cut out of the autograd graph, so its
+# weights never learn (caught by the gradient comparison with PyTorch's layer).
+WRONG["TransformerBlock"]["attention_branch_detached"] = _block(body=_PRE_NORM.replace("MASK", "~mask").replace("ACT", "F.gelu")
+    .replace("NORM2", "self.norm2").replace("RESIDUAL", "x + ").replace("need_weights=False)[0]", "need_weights=False)[0].detach()"))
