@@ -306,6 +306,7 @@ def main():
             except AttributeError:
                 watch.attach(client.km.kernel.pid)
             index = 0
+            student_ran = False
             while index < len(cells):
                 cell = cells[index]
                 role = cell.metadata.get("grader", {})
@@ -348,7 +349,19 @@ def main():
                     result.update(status="timed-out", cell=index, message=watch.exceeded)
                     break
                 if role.get("role") == "locked":
+                    failed = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+                    if failed is not None and not student_ran:
+                        # Nothing of the student's has run yet: the course's own set-up failed here
+                        # (course_utils not installed where the kernel runs, a missing dependency).
+                        # That is the grader's environment, not the submission: never a 0.
+                        result.update(status="sandbox-error", cell=index, message=(
+                            f"the notebook's set-up cell failed before any answer ran: {failed.get('ename', 'Error')}: "
+                            f"{str(failed.get('evalue', ''))[:200]}. Install the course (pip install -e .) and its "
+                            "dependencies in the Python that runs the grader, then grade again."))
+                        break
                     tests.replay_locked(cell.source)
+                else:
+                    student_ran = True
                 index += 1
     except Exception as exc:  # kernel failed to start, protocol broke: not the student's fault
         if result["status"] == "completed":

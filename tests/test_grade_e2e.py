@@ -121,3 +121,29 @@ def test_a_busy_machine_does_not_change_the_grade(tiny_course, tmp_path):
     got = {o.student: (o.result.status, o.result.score) for o in outs}
     assert got["reference"] == ("graded", 6.0), got
     assert got["blank"] == ("graded", 0.0), got
+
+
+def test_a_grader_that_cannot_run_the_set_up_cell_fails_to_grade(tmp_path):
+    """When the course's own set-up cell fails before any answer ran (course_utils or a dependency
+    missing where the kernel runs), the submission is reported as failed to grade, with what to
+    do, never as a 0."""
+    import shutil
+    from pathlib import Path
+
+    from autograder.grade import grade_batch
+    from autograder.release import build, release
+    from autograder.sandbox import Limits
+
+    root = tmp_path / "course"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "tiny_course", root)
+    script = root / "solutions" / "t_tiny" / "t_tiny.py"
+    script.write_text(script.read_text().replace("import torch\n", "import torch\nimport a_module_the_grader_lacks\n", 1))
+    course = Course(root)
+    build(course, "t_tiny", execute=False)
+    release(course, "t_tiny")
+    write_examples(course, "t_tiny", tmp_path / "subs")
+    outs = grade_batch(course, "t_tiny", tmp_path / "subs", Limits(cell_timeout=30, deadline=120, threads=1), log=lambda m: None)
+    for o in outs:
+        assert o.result.status == "failed-to-grade", (o.student, o.result)
+        assert o.result.score is None
+        assert "a_module_the_grader_lacks" in o.result.reason and "pip install" in o.result.reason, o.result.reason
