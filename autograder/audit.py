@@ -510,7 +510,7 @@ def _sandbox_processes(scratch: Path | None = None) -> int:
         try:
             cmd = " ".join(p.info["cmdline"] or [])
             ours = scratch is not None and str(scratch) in cmd
-            sandboxed = p.info["uids"] and sandbox.BASE_UID <= p.info["uids"].real < sandbox.BASE_UID + 64
+            sandboxed = p.info["uids"] and sandbox.BASE_UID <= p.info["uids"].real < sandbox.BASE_UID + sandbox.UID_RANGE
             if ours or (sandboxed and not runner_elsewhere(p)):
                 n += 1
         except (psutil.NoSuchProcess, psutil.AccessDenied):

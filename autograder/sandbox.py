@@ -102,7 +102,53 @@ def _binds() -> list[str]:
     return out
 
 
-def settings_for(mode: str, limits: Limits, slot: int, job: Path, workspace: Path) -> dict:
+UID_RANGE = 64   # kernel uids BASE_UID .. BASE_UID + 63, leased one per running sandbox
+
+
+class UidLease:
+    """A kernel uid that no other sandbox on this machine uses while this one runs.
+
+    Process limits (RLIMIT_NPROC) count every process of a uid, machine-wide: two graders (two
+    batches, a grader and the audit, several instructors' workers) whose kernels shared a uid
+    would share one student's fork bomb. Each run holds an exclusive lock on its uid's lock file
+    (released by the kernel if the grader dies) and first kills anything still running under that
+    uid, which can only be left over from a grader that crashed."""
+
+    def __init__(self):
+        import fcntl
+
+        folder = Path("/run/lock/course-grader") if os.access("/run/lock", os.W_OK) else \
+            Path(tempfile.gettempdir()) / f"course-grader-uids-{os.geteuid()}"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for uid in range(BASE_UID, BASE_UID + UID_RANGE):
+            fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            self.uid, self.fd = uid, fd
+            _kill_uid(uid)
+            return
+        raise OSError(f"all {UID_RANGE} sandbox uids ({BASE_UID}-{BASE_UID + UID_RANGE - 1}) are in use by other "
+                      "graders on this machine; wait for one to finish or use fewer --jobs")
+
+    def release(self) -> None:
+        os.close(self.fd)
+
+
+def _kill_uid(uid: int) -> None:
+    import psutil
+
+    for p in psutil.process_iter(["uids"]):
+        try:
+            if p.info["uids"] and p.info["uids"].real == uid:
+                p.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+
+
+def settings_for(mode: str, limits: Limits, uid: int | None, job: Path, workspace: Path) -> dict:
     isolated = mode in ("full", "userns")
     workdir = "/tmp/work" if isolated else str(job / "work")
     rl = {
@@ -114,7 +160,7 @@ def settings_for(mode: str, limits: Limits, slot: int, job: Path, workspace: Pat
     }
     if mode == "full":
         rl["nproc"] = limits.nproc
-    uid = BASE_UID + slot if mode == "full" else None
+    uid = uid if mode == "full" else None
     threads = str(limits.threads)
     return {
         "mode": mode,
@@ -163,10 +209,16 @@ def run(nb: nbformat.NotebookNode, limits: Limits, slot: int, jobs: Path, worksp
     jobs.mkdir(parents=True, exist_ok=True)
     os.chmod(jobs, 0o700)
     job = Path(tempfile.mkdtemp(prefix=f"slot{slot}-", dir=jobs))
+    lease = None
     try:
         (job / "root").mkdir()
         nbformat.write(nb, job / "input.ipynb")
-        settings = settings_for(mode, limits, slot, job, workspace)
+        if mode == "full":
+            try:
+                lease = UidLease()
+            except OSError as exc:
+                return RunResult("sandbox-error", None, str(exc), None, describe(mode, limits))
+        settings = settings_for(mode, limits, lease.uid if lease else None, job, workspace)
         (job / "settings.json").write_text(json.dumps(settings))
         # The runner's result comes back through a file it inherits as an open descriptor: nothing
         # the notebook prints can be mistaken for it, and the kernel never holds that descriptor.
@@ -208,6 +260,10 @@ def run(nb: nbformat.NotebookNode, limits: Limits, slot: int, jobs: Path, worksp
                          describe(mode, limits) + r.get("protections", []), r.get("seconds", 0.0),
                          r.get("tests", {}))
     finally:
+        if lease is not None:
+            if mode == "full":
+                _kill_uid(lease.uid)  # nothing of this run outlives it under the uid the next run gets
+            lease.release()
         shutil.rmtree(job, ignore_errors=True)
 
 
