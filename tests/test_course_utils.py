@@ -1062,3 +1062,26 @@ def test_series_blocks_cycle_three_train_one_val_one_test():
     assert counts.tolist() == [1800, 600, 600]
     with pytest.raises(ValueError):
         series_blocks(10, block=0)
+
+
+def test_gradients_local_returns_output_input_and_parameter_grads():
+    import torch
+
+    from course_utils import gradients
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(3, 2).double()
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(4, 2, dtype=torch.float64)
+    out, (gx,), gp = gradients(lin, x, grad_output=g)
+    assert torch.equal(out, lin(x).detach()) and not out.requires_grad
+    torch.testing.assert_close(gx, g @ lin.weight.detach())
+    torch.testing.assert_close(gp["weight"], g.T @ x.detach())
+    torch.testing.assert_close(gp["bias"], g.sum(0))
+    # stale gradients are cleared first, so a second call gives the same, not twice as much
+    _, (gx2,), gp2 = gradients(lin, x, grad_output=g)
+    torch.testing.assert_close(gx2, gx)
+    torch.testing.assert_close(gp2["weight"], gp["weight"])
+    # a detached output gives no gradients at all; a tuple is backpropagated from its first element
+    out3, (gx3,), _ = gradients(lambda t: (t.detach() * 2, t), x)
+    assert gx3 is None and torch.equal(out3, x.detach() * 2)
