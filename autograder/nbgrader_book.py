@@ -29,6 +29,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -266,7 +267,9 @@ def mirror(gb, row: dict, st: Structure) -> None:
         sub = gb.find_submission(a, s)
     except MissingEntry:
         try:
-            sub = gb.add_submission(a, s)
+            with warnings.catch_warnings():  # nbgrader's add_submission builds objects SQLAlchemy warns about
+                warnings.simplefilter("ignore")
+                sub = gb.add_submission(a, s)
         except InvalidEntry:  # another grader added it meanwhile
             sub = gb.find_submission(a, s)
     nbs = [n for n in sub.notebooks if n.name == a]
@@ -302,30 +305,33 @@ def mirror(gb, row: dict, st: Structure) -> None:
 
 def write_formgrader_notebook(course: Course, row: dict, graded, source: nbformat.NotebookNode) -> Path:
     """The graded notebook in nbgrader's layout, where formgrader looks for it
-    (``<workspace>/autograded/<student>/<assignment>/<assignment>.ipynb``): each test whole again (its
-    visible and hidden parts in one cell, as in the source; instructors see hidden tests), every
-    graded cell with the source's nbgrader metadata, the grader's status on top."""
+    (``<workspace>/autograded/<student>/<assignment>/<assignment>.ipynb``): every graded cell with the
+    source's nbgrader metadata, the grader's status on top. A test cell holds its visible part and
+    one line saying how its hidden part went: no hidden-test text is ever in this file (nor its
+    outputs), so no feedback made from it (nbgrader's included) can leak one."""
     a, s = row["assignment"], row["student"]
     src = {nbg(c).get("grade_id"): c for c in source.cells if nbg(c).get("grade_id")}
+    tests = {t["grade_id"]: t for t in row["detail"].get("tests", [])}
     out = nbformat.v4.new_notebook(metadata={k: v for k, v in source.metadata.items() if k in ("kernelspec", "language_info")})
     out.cells.append(nbformat.v4.new_markdown_cell("**Autograder:** " + status_text(row).replace("\n", "  \n")))
-    last_test = None
     for cell in (graded.cells if graded is not None else []):
         role = cell.metadata.get("grader", {})
         kind, gid = role.get("role"), role.get("grade_id")
-        if kind == "test" and role.get("part") == "hidden" and last_test is not None and last_test[0] == gid:
-            last_test[1].outputs.extend(cell.get("outputs", []))
+        if kind == "test" and role.get("part") == "hidden":
+            t = tests.get(gid, {})
+            verdict = "not run" if t.get("outcome") == "not-run" else ("failed" if t.get("hidden_failed") else "passed")
+            if out.cells and out.cells[-1].cell_type == "code":
+                out.cells[-1].source += f"\n# hidden tests: {verdict} (their source is in solutions/, not here)"
             continue
         if cell.cell_type == "markdown":
             new = nbformat.v4.new_markdown_cell(cell.source)
         else:
-            new = nbformat.v4.new_code_cell(src[gid].source if kind in ("test", "locked") and gid in src else cell.source)
+            new = nbformat.v4.new_code_cell(cell.source)
             new.outputs = list(cell.get("outputs", []))
             new.execution_count = cell.get("execution_count")
         if gid in src and kind != "student-extra":
             new.metadata["nbgrader"] = dict(nbg(src[gid]))
         out.cells.append(new)
-        last_test = (gid, new) if kind == "test" else None
     path = course.autograded / s / a / f"{a}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(out, path)
