@@ -353,6 +353,7 @@ class Book:
         self.url = course.nbgrader_db_url
         self.gb = open_gradebook(self.url)
         self._structures: dict[str, Structure] = {}
+        self._sources: dict[str, nbformat.NotebookNode] = {}
 
     def close(self) -> None:
         self.gb.close()
@@ -374,8 +375,10 @@ class Book:
         """Mirror one course row (just written by the grader) and write its formgrader notebook."""
         st = self.structure(row["assignment"])
         mirror(self.gb, row, st)
-        source = nbformat.read(self.course.source(row["assignment"]), as_version=4)
-        write_formgrader_notebook(self.course, row, graded, source)
+        a = row["assignment"]
+        if a not in self._sources:
+            self._sources[a] = nbformat.read(self.course.source(a), as_version=4)
+        write_formgrader_notebook(self.course, row, graded, self._sources[a])
 
     def sync(self, rows: list[dict]) -> SyncReport:
         """Bring the mirror in line with the course's rows; the course's table wins, except over a
