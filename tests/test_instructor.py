@@ -319,3 +319,31 @@ def test_two_workers_grade_into_postgresql_and_formgrader_reads_it(postgres, tin
     assert run(capsys, "--root", course.root, "--db-url", postgres, "export", "--out", out_csv)[0] == 0
     got = {r["student"]: r["total"] for r in csv.DictReader(out_csv.open())}
     assert got == {"reference": "8", "blank": "0", "partly_wrong": "1", "carol": ""}
+
+
+def test_export_without_nbgrader_still_writes_the_course_record(graded, capsys, tmp_path):
+    away = "postgresql://grader:pw@127.0.0.1:1/none"
+    out = tmp_path / "g.csv"
+    code, _, err = run(capsys, "--root", graded.root, "--db-url", away, "export", "--out", out)
+    assert code == 0 and "autograded scores only" in err and "pw" not in err
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert rows["reference"]["score"] == "6" and rows["reference"]["total"] == "" and rows["carol"]["score"] == ""
+    code, _, err = run(capsys, "--root", graded.root, "--db-url", away, "export", "--format", "canvas", "--out", out)
+    assert code == 2 and err.startswith("course-grader: error: cannot open nbgrader's gradebook") and ":***@" in err
+
+
+@pytest.mark.parametrize("given, env, workspace, expect", [
+    ("postgresql://a/b", "postgresql://env/x", None, "postgresql://a/b"),
+    (None, "postgresql://env/x", None, "postgresql://env/x"),
+    (None, "postgresql://env/x", "scratch", "sqlite:///"),   # an audit's scratch workspace never shares
+    (None, None, None, "sqlite:///"),
+])
+def test_where_nbgrader_gradebook_is(monkeypatch, tmp_path, given, env, workspace, expect):
+    if env:
+        monkeypatch.setenv("COURSE_DB_URL", env)
+    else:
+        monkeypatch.delenv("COURSE_DB_URL", raising=False)
+    course = Course(tmp_path, workspace_dir=tmp_path / workspace if workspace else None, db_url=given)
+    assert course.nbgrader_db_url.startswith(expect)
+    if expect == "sqlite:///":
+        assert course.nbgrader_db_url == "sqlite:///" + str(course.workspace / "nbgrader.db")
