@@ -69,12 +69,23 @@ class Report:
             return "[message withheld: it quotes hidden-test text]"
         return text
 
+    @staticmethod
+    def _unanswered(t: dict) -> bool:
+        return (t.get("visible_error") or "").lstrip().startswith("NotImplementedError")
+
+    def unanswered(self) -> list[tuple[str, int]]:
+        """(test, students) whose answer was left as the stub (NotImplementedError)."""
+        c = Counter(t["grade_id"] for r in self.scored for t in r["detail"].get("tests", [])
+                    if t["outcome"] != "passed" and self._unanswered(t))
+        return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+
     def failures(self, top: int = 10) -> list[tuple[str, str, int, list[str]]]:
-        """(test, message, students, some of them) for the most frequent failure messages."""
+        """(test, message, students, some of them) for the most frequent failure messages; answers
+        left as the stub are counted apart (``unanswered``)."""
         hits: dict[tuple[str, str], set] = defaultdict(set)
         for r in self.scored:
             for t in r["detail"].get("tests", []):
-                if t["outcome"] == "passed":
+                if t["outcome"] == "passed" or self._unanswered(t):
                     continue
                 if t["outcome"] == "not-run":
                     msg = "not run (the notebook stopped earlier: " + r["status"] + ")"
@@ -117,12 +128,16 @@ class Report:
         fails = self.failures()
         out += ["", "Most frequent failures (students who hit each):"]
         out += [f"  {n:>3} x {g}: {m}" for g, m, n, _ in fails] or ["  none"]
+        blank = self.unanswered()
+        if blank:
+            out += ["", "Left unanswered (the stub raised NotImplementedError), students per test:",
+                    "  " + ", ".join(f"{g} {n}" for g, n in blank)]
         ng = self.not_graded()
         out += ["", f"Could not be graded ({len(ng)}; no score, not 0):"]
         out += [f"  {r['student']}: {r['status']}: {r['reason']}" for r in ng] or ["  none"]
         secs = self.seconds()
         if secs:
-            out += ["", f"Time per submission (CPU-limited run, s): mean {statistics.mean(secs):.3g}, "
+            out += ["", f"Time per submission (wall seconds of the sandboxed run): mean {statistics.mean(secs):.3g}, "
                         f"median {statistics.median(secs):.3g}, max {max(secs):.3g} "
                         f"({max(self.scored, key=lambda r: r['detail'].get('seconds') or 0)['student']})"]
         return "\n".join(out)
