@@ -320,6 +320,34 @@ def test_two_workers_grade_into_postgresql_and_formgrader_reads_it(postgres, tin
     got = {r["student"]: r["total"] for r in csv.DictReader(out_csv.open())}
     assert got == {"reference": "8", "blank": "0", "partly_wrong": "1", "carol": ""}
 
+    # two graders, each with their own course record, write into a new shared gradebook at the same
+    # time (both create the assignment, its cells and students at once): nothing is lost
+    import sqlite3
+
+    import psycopg
+
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE shared")
+    shared = postgres.rsplit("/", 1)[0] + "/shared"
+    other = tmp_path / "grader_b"
+    other.mkdir()
+    shutil.copy(course.gradebook_path, other / "gradebook.db")
+    with sqlite3.connect(other / "gradebook.db") as db:
+        db.execute("UPDATE results SET student = student || '_b'")
+    procs = [subprocess.Popen([sys.executable, "-m", "autograder", "--root", str(course.root), *ws, "--db-url", shared,
+                               "sync", "t_tiny"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for ws in ([], ["--workspace", str(other)])]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    from nbgrader.api import Gradebook as NbGradebook
+
+    from autograder.nbgrader_book import COURSE_ID, read_state
+
+    with NbGradebook(shared, course_id=COURSE_ID) as gb:
+        both = read_state(gb, "t_tiny")
+    assert set(both) == {s for s in got} | {f"{s}_b" for s in got}
+    assert both["reference_b"].grades["test_relu"]["auto"] == 3.0 and both["carol_b"].total is None
+
 
 def test_export_without_nbgrader_still_writes_the_course_record(graded, capsys, tmp_path):
     away = "postgresql://grader:pw@127.0.0.1:1/none"
