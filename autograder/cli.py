@@ -114,15 +114,85 @@ def _cmd_feedback(args: argparse.Namespace, course: Course) -> int:
     return 1 if problems and args.student else 0
 
 
+def _synced(course: Course, assignments: list[str]) -> tuple[list[dict], dict]:
+    """Course rows and nbgrader's state (after a sync) for these assignments."""
+    from autograder.nbgrader_book import synced_state
+
+    rows, states = [], {}
+    for a in assignments:
+        state, arows = synced_state(course, a, log=lambda m: print(m, file=sys.stderr))
+        rows += arows
+        states.update({(a, s): v for s, v in state.items()})
+    return rows, states
+
+
 def _cmd_export(args: argparse.Namespace, course: Course) -> int:
-    from autograder.export import write_csv
+    from autograder.export import WRITERS, write_csv
     from autograder.gradebook import Gradebook
 
     assignment = course.check(args.assignment) if args.assignment else None
+    graded = sorted({r["assignment"] for r in Gradebook(course.gradebook_path).rows(assignment)})
+    try:
+        rows, states = _synced(course, graded)
+    except CourseError as exc:
+        if args.format != "csv":
+            raise
+        # nbgrader's gradebook is out of reach: the course's own record still exports (no marks, no totals)
+        print(f"warning: {exc}; the CSV has the autograded scores only (written, to_mark and total empty)",
+              file=sys.stderr)
+        rows, states = Gradebook(course.gradebook_path).rows(assignment), {}
+    out = Path(args.out or ("grades.csv" if args.format == "csv" else f"grades-{args.format}.csv"))
+    if args.format == "csv":
+        write_csv(rows, out, states)
+        print(f"wrote {len(rows)} rows to {out}")
+    else:
+        WRITERS[args.format](rows, out, states)
+        print(f"wrote {len({r['student'] for r in rows})} students x {len(graded)} assignment(s) "
+              f"for {args.format} to {out}")
+    return 0
+
+
+def _cmd_sync(args: argparse.Namespace, course: Course) -> int:
+    from autograder.gradebook import Gradebook
+    from autograder.nbgrader_book import Book
+
+    assignment = course.check(args.assignment) if args.assignment else None
     rows = Gradebook(course.gradebook_path).rows(assignment)
-    out = Path(args.out)
-    write_csv(rows, out)
-    print(f"wrote {len(rows)} rows to {out}")
+    with Book(course) as book:
+        rep = book.sync(rows)
+    from autograder.nbgrader_book import _safe
+
+    print(f"nbgrader gradebook {_safe(course.nbgrader_db_url)}: {len(rows)} submission(s) checked, "
+          f"{len(rep.mirrored)} updated, {len(rep.newer_elsewhere)} newer there (kept), {len(rep.failed)} failed")
+    for line in rep.failed:
+        print(f"  failed: {line}")
+    return 1 if rep.failed else 0
+
+
+def _cmd_mark(args: argparse.Namespace, course: Course) -> int:
+    from autograder.gradebook import Gradebook
+    from autograder.nbgrader_book import Book
+
+    assignment = course.check(args.assignment)
+    rows = Gradebook(course.gradebook_path).rows(assignment)
+    with Book(course) as book:
+        book.sync(rows)
+        st = book.mark(assignment, args.student, args.grade_id, args.points, args.comment)
+    total = "no total (not graded: see `course-grader status`)" if st.total is None else f"total {st.total:g}"
+    print(f"{assignment} {args.student} {args.grade_id}: {args.points:g} points"
+          + (" with a comment" if args.comment is not None else "")
+          + f"; {total}" + (f"; {st.to_mark} written answer(s) still to mark" if st.to_mark else ""))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace, course: Course) -> int:
+    from autograder.report import build_report
+
+    assignment = course.check(args.assignment)
+    report = build_report(course, assignment)
+    print(report.text())
+    path = report.write_html(Path(args.out) if args.out else course.workspace / "reports" / f"{assignment}.html")
+    print(f"\nHTML report: {path}")
     return 0
 
 
@@ -131,6 +201,8 @@ def _cmd_demo(args: argparse.Namespace, course: Course) -> int:
     from autograder.release import release
 
     root = ["--root", str(course.root), "--workspace", str(course.workspace)]
+    if course.db_url:
+        root += ["--db-url", course.db_url]
 
     assignments = course.resolve(args.assignment)
     demo = course.demo
@@ -142,6 +214,7 @@ def _cmd_demo(args: argparse.Namespace, course: Course) -> int:
         if rc:
             return rc
         main([*root, "feedback", a])
+        main([*root, "report", a, "--out", str(demo / "reports" / f"{a}.html")])
     return main([*root, "export", "--out", str(demo / "grades.csv")])
 
 
@@ -160,6 +233,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=None, help="course folder (default: this repository)")
     p.add_argument("--workspace", default=None,
                    help="grading workspace: gradebook, graded notebooks, feedback (default <root>/autograder/workspace)")
+    p.add_argument("--db-url", default=None,
+                   help="nbgrader's gradebook, e.g. postgresql://user:pw@host/db (default: $COURSE_DB_URL, "
+                        "else sqlite in the workspace)")
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="build solutions/<id>/<id>.ipynb from <id>.py and execute it")
@@ -191,10 +267,29 @@ def make_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", help="folder for the HTML files (default autograder/workspace/feedback/<id>)")
     f.set_defaults(func=_cmd_feedback)
 
-    e = sub.add_parser("export", help="export the gradebook as CSV")
+    e = sub.add_parser("export", help="export the gradebook as CSV (the course's, or Canvas's or Moodle's import)")
     e.add_argument("--assignment", help="only this assignment")
-    e.add_argument("--out", default="grades.csv", help="CSV file to write (default grades.csv)")
+    e.add_argument("--format", choices=("csv", "canvas", "moodle"), default="csv",
+                   help="csv: one row per submission with its status (default); canvas, moodle: their gradebook import")
+    e.add_argument("--out", default=None, help="CSV file to write (default grades.csv, grades-<format>.csv)")
     e.set_defaults(func=_cmd_export)
+
+    sy = sub.add_parser("sync", help="bring nbgrader's gradebook (formgrader's) in line with the course's record")
+    sy.add_argument("assignment", nargs="?", help="only this assignment")
+    sy.set_defaults(func=_cmd_sync)
+
+    m = sub.add_parser("mark", help="give a written answer its points by hand (as formgrader does)")
+    m.add_argument("assignment")
+    m.add_argument("student")
+    m.add_argument("grade_id", help="the written answer's grade id, e.g. why_relu")
+    m.add_argument("points", type=float)
+    m.add_argument("--comment", default=None, help="a comment for the student on this answer")
+    m.set_defaults(func=_cmd_mark)
+
+    rp = sub.add_parser("report", help="class report: scores, pass rate per test, frequent failures, time")
+    rp.add_argument("assignment")
+    rp.add_argument("--out", default=None, help="HTML file (default <workspace>/reports/<id>.html)")
+    rp.set_defaults(func=_cmd_report)
 
     au = sub.add_parser("audit", help="grade hostile submissions (attacks on the grader) and report the figures")
     au.add_argument("assignment", nargs="?", default="m1_neurons")
@@ -217,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         if root is not None and not (root / "solutions").is_dir():
             raise CourseError(f"{root} is not a course folder (it has no solutions/ folder).")
         workspace = Path(args.workspace).resolve() if args.workspace else None
-        return args.func(args, Course(root or Course().root, workspace_dir=workspace))
+        return args.func(args, Course(root or Course().root, workspace_dir=workspace, db_url=args.db_url))
     except CourseError as exc:
         print(f"course-grader: error: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ committed) holds submissions, the gradebook and feedback.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ class CourseError(Exception):
 class Course:
     root: Path = ROOT
     workspace_dir: Path | None = None  # another grading workspace (the audit uses a scratch one)
+    db_url: str | None = None  # nbgrader's gradebook (``--db-url``); None: COURSE_DB_URL, else SQLite in the workspace
 
     @property
     def solutions(self) -> Path:
@@ -37,6 +39,24 @@ class Course:
     def gradebook_path(self) -> Path:
         """The gradebook: the one record of every grade (graded notebooks included)."""
         return self.workspace / "gradebook.db"
+
+    @property
+    def nbgrader_db_url(self) -> str:
+        """nbgrader's gradebook (the instructor's record, formgrader's database). ``--db-url`` first;
+        then the environment variable COURSE_DB_URL (which autograder/nbgrader_config.py reads too,
+        so nbgrader's own commands see the same database), only for the course's own workspace: a
+        scratch workspace (the audit's) never writes into a shared gradebook; else SQLite beside
+        the course's table."""
+        if self.db_url:
+            return self.db_url
+        if self.workspace_dir is None and os.environ.get("COURSE_DB_URL"):
+            return os.environ["COURSE_DB_URL"]
+        return "sqlite:///" + str(self.workspace / "nbgrader.db")
+
+    @property
+    def autograded(self) -> Path:
+        """Graded notebooks in nbgrader's layout (<student>/<assignment>/<assignment>.ipynb), for formgrader."""
+        return self.workspace / "autograded"
 
     @property
     def jobs(self) -> Path:

@@ -60,8 +60,24 @@ def grade_one(course: Course, assignment: str, sub: intake.Submission, source, r
     return result, graded
 
 
+def _open_book(course: Course, log):
+    """nbgrader's gradebook, or None (said once) when it cannot be opened: grading goes on into the
+    course's table, and `course-grader sync` mirrors it later."""
+    from autograder.nbgrader_book import Book
+
+    try:
+        return Book(course)
+    except Exception as exc:
+        log(f"warning: nbgrader's gradebook cannot be opened ({exc}); grades go to the course's table "
+            f"only: run `course-grader sync` once it is back.")
+        return None
+
+
 def grade_batch(course: Course, assignment: str, path: Path, limits: sandbox.Limits, jobs: int = 1,
-                log=print, gradebook: Gradebook | None = None) -> list[Outcome]:
+                log=print, gradebook: Gradebook | None = None, nbgrader: bool = True) -> list[Outcome]:
+    """Grade every submission in ``path``. Each result is written to the course's table first (the
+    record), then mirrored into nbgrader's gradebook; a failure of the second write is reported and
+    repaired by the next sync, and never loses the first."""
     course.check(assignment)
     source, release = _load_trusted(course, assignment)
     gradebook = gradebook or Gradebook(course.gradebook_path)
@@ -78,6 +94,8 @@ def grade_batch(course: Course, assignment: str, path: Path, limits: sandbox.Lim
             log(line)
         log(f"grading {len(batch.submissions)} submission(s) of {assignment} with {jobs} worker(s), "
             f"{limits.threads} thread(s) each")
+        book = _open_book(course, log) if nbgrader else None
+        not_mirrored: list[str] = []
         slots = list(range(jobs))
         lock = threading.Lock()
         outcomes: list[Outcome] = []
@@ -100,10 +118,23 @@ def grade_batch(course: Course, assignment: str, path: Path, limits: sandbox.Lim
                 outcome = Outcome(sub.student, result)
                 gradebook.record(assignment, sub.student, result, sub.sha256, graded)
                 outcomes.append(outcome)
+                if book is not None:
+                    try:
+                        book.record(gradebook.row(assignment, sub.student),
+                                    nbformat.reads(graded, as_version=4) if graded else None)
+                    except Exception as exc:  # the course's row is already committed
+                        not_mirrored.append(sub.student)
+                        log(f"warning: {sub.student} is recorded in the course's table but not in nbgrader's "
+                            f"gradebook ({type(exc).__name__}: {exc})")
                 r = outcome.result
                 shown = "-" if r.score is None else f"{r.score:g}/{r.max_score:g}"
                 log(f"[{n}/{len(futures)}] {sub.student}: {r.status} {shown}"
                     + (f" ({r.reason})" if r.reason else "") + f"  {time.perf_counter() - t0:.0f} s")
+        if book is not None:
+            book.close()
+        if not_mirrored or (nbgrader and book is None):
+            log(f"nbgrader's gradebook is behind the course's table ({len(not_mirrored) if book else 'all'} "
+                f"submission(s)): `course-grader sync {assignment}` (or any export, mark or report) repairs it.")
     return sorted(outcomes, key=lambda o: o.student)
 
 

@@ -1,4 +1,7 @@
-"""The gradebook: one row per (assignment, student), in SQLite, written only by the grade command.
+"""The course's grading record: one row per (assignment, student), in SQLite, written only by the
+grade command. It is the source of everything the grader itself decides (status, autograded score,
+per-test results, the graded notebook); nbgrader's gradebook (``autograder.nbgrader_book``) mirrors
+the autograded part for formgrader and holds what people decide (written answers, overrides).
 
 The sandboxed kernel never sees this file (it is outside the sandbox's root). A row is replaced
 only by a newer grading of the same submission, inside a transaction, so a crash mid-batch leaves
@@ -71,14 +74,23 @@ class Gradebook:
                            (assignment, student)).fetchone()
         return nbformat.reads(r[0], as_version=4) if r and r[0] else None
 
-    def rows(self, assignment: str | None = None) -> list[dict]:
+    def row(self, assignment: str, student: str) -> dict | None:
+        rows = [r for r in self.rows(assignment, student) if r["student"] == student]
+        return rows[0] if rows else None
+
+    def rows(self, assignment: str | None = None, student: str | None = None) -> list[dict]:
         query = ("SELECT assignment, student, status, score, max_score, manual_max, reason, flags, detail, "
                  "submission_sha256, graded_at, notebook IS NOT NULL AS has_notebook FROM results")
-        query += " WHERE assignment = ?" if assignment else ""
+        where, params = [], []
+        for col, val in (("assignment", assignment), ("student", student)):
+            if val:
+                where.append(f"{col} = ?")
+                params.append(val)
+        query += (" WHERE " + " AND ".join(where)) if where else ""
         query += " ORDER BY assignment, student"
         with closing(self._connect()) as db:
             out = []
-            for r in db.execute(query, (assignment,) if assignment else ()):
+            for r in db.execute(query, params):
                 d = dict(r)
                 d["flags"] = json.loads(d["flags"])
                 d["detail"] = json.loads(d["detail"])

@@ -16,7 +16,10 @@ c.CourseDirectory.release_directory = "notebooks"      # the generated student n
 c.CourseDirectory.submitted_directory = "autograder/workspace/submitted"
 c.CourseDirectory.autograded_directory = "autograder/workspace/autograded"
 c.CourseDirectory.feedback_directory = "autograder/workspace/feedback"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_root, "autograder", "workspace", "nbgrader.db")
+# The gradebook formgrader and `nbgrader export` use, the one course-grader writes: SQLite in the
+# workspace, or a shared server for several graders (COURSE_DB_URL=postgresql://user:pw@host/db).
+c.CourseDirectory.db_url = os.environ.get("COURSE_DB_URL") or \
+    "sqlite:///" + os.path.join(_root, "autograder", "workspace", "nbgrader.db")
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.py", "feedback"]
 c.CourseDirectory.course_id = "neurons-to-transformers"
 
@@ -32,3 +35,7 @@ c.Execute.allow_errors = True
 c.Execute.interrupt_on_timeout = True
 # Cells a student deleted or altered are put back from the source (nbgrader's OverwriteCells).
 c.Autograde.create_student = True
+
+# `nbgrader export`: the course's plugin leaves a submission the grader could not grade empty (never
+# 0) and says why in a `status` column; totals are the ones `course-grader export` writes.
+c.ExportApp.plugin_class = "autograder.nbgrader_export.CourseCsvExportPlugin"
