@@ -1,12 +1,15 @@
 """Module 5's claim about its language model, over several seeds: TinyGPT trained for the
 notebook's fixed number of steps, and the LSTM (the notebook's CharLSTM) trained for the same
 number of seconds, both with the notebook's train_lm, judged on the validation and test text.
+With --same-steps, a third run trains the LSTM for the GPT's number of steps too (the same
+batches, the same schedule), which separates what each model learns per step from how fast it
+runs here.
 
 Everything (models, data, training loop, step count, learning rates) is read from
 solutions/m5_transformers/m5_transformers.py, so the benchmark measures what the notebook runs.
 Threads from COURSE_NUM_THREADS (default 2), as in the notebook.
 
-    COURSE_NUM_THREADS=2 python benchmarks/m5_lm_vs_lstm.py [--seeds 0 1 2]
+    COURSE_NUM_THREADS=2 python benchmarks/m5_lm_vs_lstm.py [--seeds 0 1 2] [--same-steps]
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from m5_common import load_module, slow_cell_constants
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--same-steps", action="store_true", help="also train the LSTM for the GPT's number of steps")
     args = parser.parse_args()
     m = load_module()
     m["setup"](seed=0)
@@ -36,12 +40,21 @@ def main() -> None:
         row = (seed, g["steps"], r["steps"], g["seconds"],
                m["held_out_loss"](gpt, m["val_ids"]), m["held_out_loss"](lstm, m["val_ids"]),
                m["held_out_loss"](gpt, m["test_ids"]), m["held_out_loss"](lstm, m["test_ids"]))
+        line = "seed {} | steps GPT {} LSTM {} in {:.1f} s | val GPT {:.3f} LSTM {:.3f} | test GPT {:.3f} LSTM {:.3f}".format(*row)
+        if args.same_steps:
+            torch.manual_seed(seed)
+            lstm_steps = m["CharLSTM"](m["VOCAB"])
+            s = m["train_lm"](lstm_steps, m["train_ids"], c["LSTM_LR"], steps=g["steps"], seed=seed, desc="LSTM, same steps")
+            row = row + (m["held_out_loss"](lstm_steps, m["val_ids"]), m["held_out_loss"](lstm_steps, m["test_ids"]), s["seconds"])
+            line += " | LSTM for {} steps: val {:.3f} test {:.3f} in {:.1f} s".format(g["steps"], *row[-3:])
         rows.append(row)
-        print("seed {} | steps GPT {} LSTM {} in {:.1f} s | val GPT {:.3f} LSTM {:.3f} | test GPT {:.3f} LSTM {:.3f}".format(*row),
-              flush=True)
+        print(line, flush=True)
     a = np.array(rows)
     print(f"mean over {len(rows)} seeds | {a[:, 3].mean():.1f} s each | val GPT {a[:, 4].mean():.3f} LSTM {a[:, 5].mean():.3f} "
           f"| test GPT {a[:, 6].mean():.3f} LSTM {a[:, 7].mean():.3f}")
+    if args.same_steps:
+        print(f"same {c['GPT_STEPS']} steps | val GPT {a[:, 4].mean():.3f} LSTM {a[:, 8].mean():.3f} "
+              f"| test GPT {a[:, 6].mean():.3f} LSTM {a[:, 9].mean():.3f} | seconds GPT {a[:, 3].mean():.1f} LSTM {a[:, 10].mean():.1f}")
     better = "GPT" if a[:, 6].mean() < a[:, 7].mean() else "LSTM"
     print(f"lower mean test loss at equal training time: {better}; GPT below 1.7 on every seed: {bool((a[:, 6] <= 1.7).all())}")
 

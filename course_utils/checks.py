@@ -182,13 +182,29 @@ _GUARDS: list[tuple[str, list[str]]] = []  # (exercise name, calls refused) of e
 _FORBIDS: list[tuple[str, list[str]]] = []  # (exercise name, "module:qualname" of each function) of forbidding()
 
 
+def _record_refusal(calls: list[str], what: str, message: str) -> NoReturn:
+    """Refuse a call inside a guarded block: remember it in the block's ``calls``, then raise."""
+    calls.append(what)
+    raise DelegationError(message)
+
+
+@contextlib.contextmanager
+def _refusals(name: str, why: str) -> Iterator[list[str]]:
+    """The list in which a guarded block (from_scratch, forbidding) records the calls it refused.
+
+    A refusal raises inside the student's code, which may catch it and carry on; so when the block
+    ends normally with a refusal recorded, it fails here, naming the first one.
+    """
+    calls: list[str] = []
+    yield calls
+    if calls:
+        raise DelegationError(f"{name} called {calls[0]} (and caught the error). {why}")
+
+
 def _refuse(what: str) -> NoReturn:
     name, calls = _GUARDS[-1]
-    calls.append(what)
-    raise DelegationError(
-        f"{name} called {what}. This exercise is written from scratch in NumPy: PyTorch and the "
-        "course's reference helpers are what the tests compare against, not parts of the answer."
-    )
+    _record_refusal(calls, what, f"{name} called {what}. This exercise is written from scratch in NumPy: PyTorch and the "
+                    "course's reference helpers are what the tests compare against, not parts of the answer.")
 
 
 def _refusing_code(qualname: str):  # noqa: ANN202
@@ -218,36 +234,32 @@ def from_scratch(name: str) -> Iterator[None]:
 
     helpers = [gradcheck.numeric_gradient, gradcheck.grad_check, gradcheck.torch_grad_check]
     saved = [(f, f.__code__) for f in helpers]
-    calls: list[str] = []
-    _GUARDS.append((name, calls))
-    stack = contextlib.ExitStack()
-    try:
-        for f in helpers:
-            f.__code__ = _refusing_code(f"course_utils.gradcheck.{f.__name__}")
+    with _refusals(name, "This exercise is written from scratch in NumPy: PyTorch and the course's reference "
+                   "helpers are not parts of the answer.") as calls:
+        _GUARDS.append((name, calls))
+        stack = contextlib.ExitStack()
         try:
-            from torch.overrides import TorchFunctionMode
-        except ImportError:  # torch is optional for NumPy-only use
-            pass
-        else:
+            for f in helpers:
+                f.__code__ = _refusing_code(f"course_utils.gradcheck.{f.__name__}")
+            try:
+                from torch.overrides import TorchFunctionMode
+            except ImportError:  # torch is optional for NumPy-only use
+                pass
+            else:
 
-            class _NoTorch(TorchFunctionMode):
-                def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
-                    label = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
-                    module = getattr(func, "__module__", None)
-                    _refuse(f"{module}.{label}" if module and not label.startswith(module) else f"torch {label}")
+                class _NoTorch(TorchFunctionMode):
+                    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+                        label = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+                        module = getattr(func, "__module__", None)
+                        _refuse(f"{module}.{label}" if module and not label.startswith(module) else f"torch {label}")
 
-            stack.enter_context(_NoTorch())
-        with stack:
-            yield
-    finally:
-        for f, code in saved:
-            f.__code__ = code
-        _GUARDS.pop()
-    if calls:
-        raise DelegationError(
-            f"{name} called {calls[0]} (and caught the error). This exercise is written from scratch "
-            "in NumPy: PyTorch and the course's reference helpers are not parts of the answer."
-        )
+                stack.enter_context(_NoTorch())
+            with stack:
+                yield
+        finally:
+            for f, code in saved:
+                f.__code__ = code
+            _GUARDS.pop()
 
 
 @contextlib.contextmanager
@@ -268,32 +280,23 @@ def forbidding(name: str, *functions: Any) -> Iterator[None]:
     from torch.overrides import TorchFunctionMode
 
     banned = set(functions)
-    calls: list[str] = []
-    # Where a grader runs the student's code in another process, it repeats this block there.
-    _FORBIDS.append((name, [f"{getattr(f, '__module__', '')}:{getattr(f, '__qualname__', '')}" for f in functions]))
+    with _refusals(name, "That function is what the tests compare against, not part of the answer.") as calls:
+        # Where a grader runs the student's code in another process, it repeats this block there.
+        _FORBIDS.append((name, [f"{getattr(f, '__module__', '')}:{getattr(f, '__qualname__', '')}" for f in functions]))
 
-    def refuse(func: Any) -> NoReturn:
-        label = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
-        calls.append(label)
-        raise DelegationError(
-            f"{name} called {label}. This exercise asks you to write that computation yourself; "
-            f"{label} is what the tests compare your answer against."
-        )
+        class _Refuse(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+                if func in banned:
+                    label = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+                    _record_refusal(calls, label, f"{name} called {label}. This exercise asks you to write that computation "
+                                    f"yourself; {label} is what the tests compare your answer against.")
+                return func(*args, **(kwargs or {}))
 
-    class _Refuse(TorchFunctionMode):
-        def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
-            if func in banned:
-                refuse(func)
-            return func(*args, **(kwargs or {}))
-
-    try:
-        with _Refuse():
-            yield
-    finally:
-        _FORBIDS.pop()
-    if calls:
-        raise DelegationError(f"{name} called {calls[0]} (and caught the error). That function is what "
-                              "the tests compare against, not part of the answer.")
+        try:
+            with _Refuse():
+                yield
+        finally:
+            _FORBIDS.pop()
 
 
 def gradients(fn: Any, *args: Any, grad_output: Any = None, **kwargs: Any) -> tuple[Any, list[Any], dict[str, Any]]:

@@ -103,7 +103,8 @@ draw_patterns()
 # %% markdown
 # ### Concept check 1
 #
-# A model writes a caption (a sentence) for a photograph. Which pattern is it?
+# A model is told which digit to draw (one label, 0 to 9) and draws it stroke by stroke, one pen
+# movement per step. Which pattern is it?
 #
 # (a) one-to-one &nbsp;&nbsp; (b) one-to-many &nbsp;&nbsp; (c) many-to-one &nbsp;&nbsp; (d) many-to-many
 #

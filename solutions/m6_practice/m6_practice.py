@@ -1681,11 +1681,35 @@ print(f"test accuracy: float32 {evaluate(classifier, X_test, y_test)[1]:.4f} | 8
 print(f"exported vs eager on the test set: same predictions: {export_same_predictions}, max logit difference {export_gap:.1e}")
 
 # %% markdown
-# Another deployment route is ONNX, a format read by many runtimes (ONNX Runtime, TensorRT, web
-# runtimes): `torch.onnx.export(model, (x,), "model.onnx", dynamo=True)` needs the `onnx` and
-# `onnxscript` packages, and running it `onnxruntime`. This course keeps to `torch.export`, which
-# ships with PyTorch itself.
-#
+# **The same check in another runtime.** ONNX is a file format for computation graphs that many
+# runtimes read: ONNX Runtime on servers and phones, TensorRT on NVIDIA GPUs, runtimes in web
+# browsers. `torch.onnx.export(model, (x,), "model.onnx", dynamo=True)` starts from the same
+# `torch.export` capture and translates each operation into an ONNX operator (with the `onnx` and
+# `onnxscript` packages); ONNX Runtime then runs the file with no PyTorch at all. The check is the
+# one above: the same predictions on the test images, and logits that differ only by float32
+# rounding (the two runtimes add in different orders).
+
+# %% code tags=slow
+import logging
+import warnings
+
+import onnxruntime as ort
+
+logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # it would list torchvision's operators as missing
+with tempfile.TemporaryDirectory() as _tmp, warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    _path = os.path.join(_tmp, "classifier.onnx")
+    torch.onnx.export(copy.deepcopy(classifier).cpu(), (X_val[:8].cpu(),), _path, dynamo=True, verbose=False,
+                      dynamic_shapes=({0: torch.export.Dim("batch")},))
+    _session = ort.InferenceSession(_path, providers=["CPUExecutionProvider"])
+    _onnx_logits = torch.from_numpy(_session.run(None, {_session.get_inputs()[0].name: X_test.cpu().numpy()})[0])
+onnx_gap = (_eager_logits.cpu() - _onnx_logits).abs().max().item()
+onnx_same_predictions = bool((_eager_logits.argmax(1).cpu() == _onnx_logits.argmax(1)).all())
+print(f"ONNX Runtime on the test set: accuracy {(_onnx_logits.argmax(1) == y_test.cpu()).float().mean().item():.4f}, "
+      f"same predictions as the eager model: {onnx_same_predictions}, logits within 1e-4: {onnx_gap < 1e-4}")
+check_true(onnx_same_predictions and onnx_gap < 1e-4, f"ONNX Runtime disagrees with the eager model (max logit difference {onnx_gap:.1e})")
+
+# %% markdown
 # ## Summary
 #
 # - Training and validation curves tell underfitting (both high) from overfitting (a growing gap).
@@ -1698,4 +1722,5 @@ print(f"exported vs eager on the test set: same predictions: {export_same_predic
 # - Quantisation, pruning and distillation shrink a model at a measured cost in accuracy.
 # - Saliency maps show which inputs a prediction is sensitive to.
 # - Data-parallel training averages gradients across workers and matches one big batch.
-# - `torch.export` turns a model into a file that runs without its Python code.
+# - `torch.export` turns a model into a file that runs without its Python code; ONNX takes it
+#   to other runtimes, checked the same way.
