@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ModuleNotFoundError as exc:
         print(f"course-grader: error: missing dependency {exc.name!r}: install the course with "
-              f"`make install` (or pip install -c requirements/ci.txt -e '.[test]').", file=sys.stderr)
+              f"`make install` (or pip install -c requirements/ci.txt -e '.[instructor,test]').", file=sys.stderr)
         return 2
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
