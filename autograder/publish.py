@@ -97,18 +97,18 @@ internet) it says what failed and what to do. Nothing else in the course needs t
 data are generated or come with scikit-learn. A GPU runtime is optional: every notebook runs on a
 CPU in a couple of minutes, and uses a GPU when it finds one.
 
-**In JupyterLab, on your computer.** With Python 3.10 or later:
+**In JupyterLab, on your computer.** With Python 3.10 or later, in this folder:
 
     python -m venv .venv && source .venv/bin/activate     # Windows: .venv\\Scripts\\activate
-    pip install {wheel} jupyterlab                          # from this folder
+    pip install torch --index-url https://download.pytorch.org/whl/cpu   # Linux without an NVIDIA GPU only
+    pip install {wheel} jupyterlab
     jupyter lab notebooks/
 
-On a Linux computer without an NVIDIA GPU, install PyTorch's CPU build first, which is a few hundred
-megabytes instead of several gigabytes of GPU libraries:
-`pip install torch --index-url https://download.pytorch.org/whl/cpu`. (`pip install .` from this
-folder installs the same package as the wheel.) This install holds only what the notebooks need:
-none of the grading tools, so your JupyterLab shows no grading menus (no *Formgrader*, no *Create
-Assignment* toolbar); you do not need them.
+The second line matters on Linux: there a plain `pip install torch` takes the build for NVIDIA GPUs,
+several gigabytes; PyTorch's CPU build is a few hundred megabytes (on macOS and Windows the plain
+install is the CPU build already). `pip install .` installs the same package as the wheel. This
+install holds only what the notebooks need, none of the grading tools, so your JupyterLab shows no
+grading menus (no *Formgrader*, no *Create Assignment* toolbar): you do not need them.
 
 ## Work through a notebook
 
