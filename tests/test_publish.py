@@ -261,3 +261,12 @@ def test_publish_again_rewrites_the_edition_and_keeps_git(tmp_path):
     (target / "stale.txt").write_text("from an older edition")
     publish(COURSE, target, [COURSE.assignments()[0]])
     assert not (target / "stale.txt").exists() and (target / ".git" / "HEAD").exists()
+
+
+def test_publish_command_lists_the_edition(tmp_path, capsys):
+    from autograder.cli import main
+
+    assert main(["publish", str(tmp_path / "student"), "--assignment", COURSE.assignments()[0]]) == 0
+    out = capsys.readouterr().out
+    assert "dist/n2t_course_utils-0.1.0-py3-none-any.whl" in out and "README.md" in out
+    assert COURSE.edition.repository in out
