@@ -177,3 +177,42 @@ print("imported", len({modules!r}), "modules")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
                          env={**__import__("os").environ, "MPLBACKEND": "Agg"})
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# make install: which torch build (scripts/torch_choice.py)
+
+def _torch_choice():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("torch_choice", ROOT / "scripts" / "torch_choice.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_install_takes_torchs_cpu_build_without_a_gpu(monkeypatch, tmp_path):
+    tc = _torch_choice()
+    monkeypatch.delenv("TORCH_BUILD", raising=False)
+    monkeypatch.setattr(tc, "has_nvidia_gpu", lambda: False)
+    monkeypatch.setattr(tc.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(tc, "find_links", lambda: [tmp_path])
+    what, args = tc.choose()
+    assert args == ["--extra-index-url", tc.CPU_INDEX] and "CPU build" in what
+    (tmp_path / f"torch-{tc.pinned_torch()}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"")
+    what, args = tc.choose()
+    assert args == [] and "from this machine" in what
+    monkeypatch.setattr(tc, "has_nvidia_gpu", lambda: True)
+    what, args = tc.choose()
+    assert args == [] and "CUDA" in what
+    monkeypatch.setattr(tc, "has_nvidia_gpu", lambda: False)
+    monkeypatch.setattr(tc.platform, "system", lambda: "Darwin")
+    assert tc.choose()[1] == []
+
+
+def test_make_install_shows_progress_and_asks_for_the_instructor_install():
+    text = (ROOT / "Makefile").read_text()
+    step = text[text.index("$(STAMP):"):text.index("touch $(STAMP)")]
+    long_step = [ln for ln in step.splitlines() if "-c requirements/ci.txt" in ln][0]
+    assert " -q" not in long_step and "--progress-bar on" in long_step
+    assert '".[instructor,test]"' in step and "scripts/torch_choice.py" in step
