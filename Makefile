@@ -17,10 +17,14 @@ LINT_PATHS := course_utils autograder solutions tests benchmarks scripts
 
 .PHONY: install demo lint test test-fast test-notebooks nbval build release audit bench gpu-check clean
 
-$(STAMP): pyproject.toml requirements/ci.txt
+# The instructor's install (the grader's stack and the test tools) with CI's exact pins. torch: the
+# CPU build on a machine without an NVIDIA GPU (scripts/torch_choice.py says which build and why);
+# the long step shows pip's progress. A student installs only course_utils: see `course-grader publish`.
+$(STAMP): pyproject.toml requirements/ci.txt scripts/torch_choice.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c requirements/ci.txt -e ".[test]"
+	$(BIN)/python -m pip install --progress-bar on -c requirements/ci.txt \
+	  $$($(BIN)/python scripts/torch_choice.py) -e ".[instructor,test]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -72,7 +76,7 @@ gpu-check:
 ifeq ($(GPU_PY),)
 	test -x $(GPU_VENV)/bin/python || $(PY) -m venv $(GPU_VENV)
 	$(GPU_VENV)/bin/python -m pip install -q --upgrade pip
-	$(GPU_VENV)/bin/python -m pip install --progress-bar on -c requirements/ci.txt -e ".[test]"
+	$(GPU_VENV)/bin/python -m pip install --progress-bar on -c requirements/ci.txt -e ".[instructor,test]"
 	$(GPU_VENV)/bin/python scripts/gpu_check.py
 else
 	$(GPU_PY) scripts/gpu_check.py

@@ -31,6 +31,18 @@ def _cmd_release(args: argparse.Namespace, course: Course) -> int:
     return 0
 
 
+def _cmd_publish(args: argparse.Namespace, course: Course) -> int:
+    from autograder.publish import publish
+
+    t0 = time.perf_counter()
+    files = publish(course, Path(args.dir), course.resolve(args.assignment) if args.assignment else None)
+    for f in files:
+        print(f"  {f.as_posix()}")
+    print(f"wrote the student edition to {Path(args.dir).resolve()} ({len(files)} files) in {time.perf_counter() - t0:.1f} s; "
+          f"publish it at {course.edition.repository}")
+    return 0
+
+
 def _limits(args: argparse.Namespace):
     from autograder.release import nbgrader_config
     from autograder.sandbox import Limits
@@ -247,6 +259,11 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("assignment", nargs="?", default="all", help="assignment id, or 'all' (default)")
     r.add_argument("--build", action="store_true", help="rebuild and execute the sources first")
     r.set_defaults(func=_cmd_release)
+    pu = sub.add_parser("publish", help="write the student edition (notebooks, course_utils and its wheel, README) into DIR")
+    pu.add_argument("dir", help="folder for the student edition (empty, or one publish wrote before)")
+    pu.add_argument("--assignment", help="only this assignment (default: all)")
+    pu.set_defaults(func=_cmd_publish)
+
     g = sub.add_parser("grade", help="autograde a folder or .zip of submissions with the hidden tests")
     g.add_argument("assignment", help="assignment id, e.g. m1_neurons")
     g.add_argument("submissions", help="folder of <student>/<id>.ipynb (or <student>.ipynb), or a .zip of one")
@@ -318,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ModuleNotFoundError as exc:
         print(f"course-grader: error: missing dependency {exc.name!r}: install the course with "
-              f"`make install` (or pip install -c requirements/ci.txt -e '.[test]').", file=sys.stderr)
+              f"`make install` (or pip install -c requirements/ci.txt -e '.[instructor,test]').", file=sys.stderr)
         return 2
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""

@@ -68,12 +68,17 @@ def slider_plot(draw: Callable[..., None], **controls: widgets.Widget) -> widget
     ``draw`` makes its own figure with ``plt.subplots`` and does not call ``plt.show``.
     """
     out = widgets.Output()
+    drawn: list[bool] = []
 
     def redraw(**values: Any) -> None:
+        drawn.append(True)
         with out:
             out.clear_output(wait=True)
             draw_once(draw, **values)
 
-    # interactive() already calls redraw once with the default values, so no extra call here.
     ui = widgets.interactive(redraw, **controls)
+    if not drawn:
+        # ipywidgets 8 draws the defaults as interactive() is built; ipywidgets 7 (Colab's 7.7.1) only
+        # when the interactive itself is displayed, which it never is here: draw them now, once.
+        ui.update()
     return widgets.VBox([widgets.HBox(list(ui.children[:-1]), layout=widgets.Layout(flex_flow="row wrap")), out])

@@ -15,11 +15,7 @@
 # them call your functions, so they work once you have done the exercise above them.
 
 # %% code
-try:
-    import course_utils
-except ImportError:  # Colab or a fresh environment: install the course's helpers once
-    # %pip install -q "git+https://github.com/neurons-to-transformers/neurons-to-transformers.git"
-    import course_utils
+import course_utils  # the student notebook installs it here first where it is missing (course-grader release)
 from typing import Callable
 
 import numpy as np

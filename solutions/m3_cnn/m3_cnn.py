@@ -21,11 +21,7 @@
 # Images are always batches shaped `(N, C, H, W)`: N images, C channels, H rows, W columns.
 
 # %% code
-try:
-    import course_utils
-except ImportError:  # Colab or a fresh environment: install the course's helpers once
-    # %pip install -q "git+https://github.com/neurons-to-transformers/neurons-to-transformers.git"
-    import course_utils
+import course_utils  # the student notebook installs it here first where it is missing (course-grader release)
 import numpy as np
 import torch
 import matplotlib.pyplot as plt

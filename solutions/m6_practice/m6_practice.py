@@ -24,11 +24,7 @@
 # of `raise NotImplementedError()`, run the test cell below it, and read its message if it fails.
 
 # %% code
-try:
-    import course_utils
-except ImportError:  # Colab or a fresh environment: install the course's helpers once
-    # %pip install -q "git+https://github.com/neurons-to-transformers/neurons-to-transformers.git"
-    import course_utils
+import course_utils  # the student notebook installs it here first where it is missing (course-grader release)
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
