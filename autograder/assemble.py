@@ -170,7 +170,9 @@ def recover_answers(source, release_ids: dict, candidates: list, answers: dict) 
                 taken[i] = gid
         else:  # its definitions ran with an earlier slot's cell: the stub must not replace them
             answers[gid] = [nbformat.v4.new_code_cell(f"# recovered: defined in the cell recovered for {elsewhere[0]!r}")]
-        line = f"{gid!r} from {len(own) or 'no'} cell(s) defining {note}"
+        line = gid if note == gid else f"{gid} (defines {note})"
+        if len(own) > 1:
+            line += f" ({len(own)} cells)"
         if elsewhere:
             line += f" (also in the cell recovered for {', '.join(map(repr, elsewhere))})"
         if twice:
@@ -183,7 +185,7 @@ def recover_answers(source, release_ids: dict, candidates: list, answers: dict) 
         cells = [c for c, anchor in candidates if c.cell_type == "markdown" and anchor in (before, gid) and c.source.strip()]
         if cells:
             answers[gid] = cells
-            lines.append(f"{gid!r} (written) by its place after {before!r}")
+            lines.append(f"{gid} (written answer, by its place after {before})")
     return lines
 
 
@@ -308,7 +310,7 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
         if cell.cell_type == "code" and not any(cell is c for cs in answers.values() for c in cs):
             extras.setdefault(anchor, []).append(cell)
     if recovered:
-        flags.append("answers recovered without nbgrader metadata (an instructor should look): " + "; ".join(recovered))
+        flags.append("answers recovered without nbgrader metadata, please check: " + ", ".join(recovered))
         seen.update(g for g in answers)
 
     if malformed:
