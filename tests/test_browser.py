@@ -67,6 +67,7 @@ def browser_page(tmp_path_factory):
         ctx = pw.chromium.launch_persistent_context(str(tmp / "profile"), executable_path=lab.CHROMIUM, headless=True,
                                                     args=lab.CHROMIUM_ARGS, viewport={"width": 1280, "height": 900})
         page = ctx.new_page()
+        page.set_default_timeout(120_000)  # a busy 2-core machine is slow to lay out and screenshot
         yield page, url, token
         ctx.close()
 
