@@ -97,7 +97,8 @@ def _graded_names(solution: str, stub: str | None) -> list[str]:
     return [n for n in own if not n.startswith("_")]
 
 
-def recover_answers(source, release_ids: dict, candidates: list, answers: dict) -> list[str]:
+def recover_answers(source, release_ids: dict, candidates: list, answers: dict,
+                    stub_at: dict[str, int] | None = None) -> tuple[list[str], list[str]]:
     """Fill the answer slots that have no answer (or only the untouched stub) from the submission's
     cells that carry no grade id of the source.
 
@@ -107,8 +108,12 @@ def recover_answers(source, release_ids: dict, candidates: list, answers: dict) 
     would when the notebook runs top to bottom. A cell only ever fills a slot whose name it
     defines; a cell defining the names of two slots fills the first and the second keeps its
     definitions (no stub runs over them). A written answer (markdown) is recovered by place: the
-    unknown markdown cells right after the cell that precedes its slot. Returns one line per
-    recovered slot for the submission's flag; ``answers`` (grade id -> cells) is filled in."""
+    unknown markdown cells right after the cell that precedes its slot. Where the submission still
+    holds a slot's untouched stub (``stub_at``: grade id -> number of candidates before it), only
+    cells after the stub count: one above it is replaced by the stub when the notebook runs.
+    Returns (one line per recovered slot, the slots whose only definitions were above their stub),
+    for the submission's flags; ``answers`` (grade id -> cells) is filled in."""
+    stub_at = stub_at or {}
     order = [nbg(c).get("grade_id") for c in source.cells]
     pos = {g: i for i, g in enumerate(order) if g}
 
@@ -145,16 +150,21 @@ def recover_answers(source, release_ids: dict, candidates: list, answers: dict) 
 
     last: dict[tuple[str, str], int] = {}
     count: dict[tuple[str, str], int] = {}
+    above: set[str] = set()
     for i, (cell, anchor) in enumerate(candidates):
         if cell.cell_type != "code":
             continue
         for n in dict.fromkeys(defined_names(cell.source)):
             if n in name_slots:
                 key = (slot_for(n, anchor), n)
+                if i < stub_at.get(key[0], 0):
+                    above.add(key[0])
+                    continue
                 last[key] = i
                 count[key] = count.get(key, 0) + 1
 
     lines: list[str] = []
+    unused = [gid for gid in sorted(above, key=pos.get) if not any((gid, n) in last for n in code_slots[gid])]
     taken: dict[int, str] = {}
     for gid in sorted(code_slots, key=pos.get):
         idx = sorted({last[(gid, n)] for n in code_slots[gid] if (gid, n) in last})
@@ -186,7 +196,7 @@ def recover_answers(source, release_ids: dict, candidates: list, answers: dict) 
         if cells:
             answers[gid] = cells
             lines.append(f"{gid} (written answer, by its place after {before})")
-    return lines
+    return lines, unused
 
 
 def _points(meta: dict) -> float:
@@ -264,6 +274,7 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
     answers: dict[str, list] = {}
     extras: dict[str | None, list] = {}
     candidates: list[tuple[nbformat.NotebookNode, str | None]] = []
+    stub_at: dict[str, int] = {}
     last_known: str | None = None
     seen: set[str] = set()
     malformed = 0
@@ -294,6 +305,7 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
                     flags.append(f"answer cell {gid!r} changed type to {cell.cell_type}: its answer was not used")
                 else:
                     answers[gid] = [cell]
+                    stub_at[gid] = len(candidates)
             elif rc is not None and (cell.source != rc.source or cell.cell_type != rc.cell_type):
                 kind = "test" if meta.get("grade") else "read-only"
                 flags.append(f"{kind} cell {gid!r} was edited: the original was run")
@@ -305,13 +317,16 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
         if cell.cell_type in ("code", "markdown"):
             candidates.append((cell, last_known))
 
-    recovered = recover_answers(source, rel_ids, candidates, answers)
+    recovered, unused = recover_answers(source, rel_ids, candidates, answers, stub_at)
     for cell, anchor in candidates:
         if cell.cell_type == "code" and not any(cell is c for cs in answers.values() for c in cs):
             extras.setdefault(anchor, []).append(cell)
     if recovered:
         flags.append("answers recovered without nbgrader metadata, please check: " + ", ".join(recovered))
         seen.update(g for g in answers)
+    if unused:
+        flags.append("answers defined only above their untouched stub, which replaces them when the notebook runs "
+                     "top to bottom, were not used: " + ", ".join(unused))
 
     if malformed:
         flags.append(f"{malformed} cell(s) had malformed nbgrader metadata: treated as cells the student added")

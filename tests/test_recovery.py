@@ -122,6 +122,18 @@ def test_new_cell_below_an_untouched_stub_replaces_the_stub(m1):
     assert "relu" in recovery_flag(got)
 
 
+def test_a_new_cell_above_an_untouched_stub_loses_to_the_stub(m1):
+    """As when the notebook runs top to bottom, the stub below redefines the function: the answer
+    above it is not used, and a flag says so."""
+    source, release, _ = m1
+    nb = stripped(release)
+    nb.cells.insert(idx(release, "relu"), nbformat.v4.new_code_cell(sol(source, "relu")))
+    got = assemble(source, release, nb)
+    assert answer_of(got, "relu") == [release.cells[idx(release, "relu")].source]
+    assert not any(f.startswith(FLAG) for f in got.flags)
+    assert any("above their untouched stub" in f and f.endswith(": relu") for f in got.flags), got.flags
+
+
 def test_cells_reordered(m1):
     """Answer cells moved: sigmoid's below tanh's, relu's to the very end; each fills its own slot."""
     source, release, ref = m1
