@@ -28,7 +28,7 @@ from autograder.examples import reference
 CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+                 "--disable-dev-shm-usage", "--disable-crash-reporter", "--disable-breakpad"]
 ARTIFACTS = Path(os.environ.get("COURSE_BROWSER_ARTIFACTS", Path(__file__).resolve().parent.parent / "browser-artifacts"))
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 PROGRESS = re.compile(r"\d+%\|")  # a tqdm bar's text: a progress widget, not one of the notebook's own
