@@ -47,7 +47,7 @@ test-notebooks: $(STAMP)
 ## Its own CI stage, after `make test`. Screenshots: browser-artifacts/ (BROWSER_ARTIFACTS).
 BROWSER_ARTIFACTS ?= $(abspath browser-artifacts)
 test-browser: $(STAMP)
-	COURSE_BROWSER_ARTIFACTS=$(BROWSER_ARTIFACTS) $(BIN)/python -m pytest -p no:xdist -m browser -q; \
+	COURSE_BROWSER_ARTIFACTS=$(BROWSER_ARTIFACTS) $(BIN)/python -m pytest -p no:xdist -m browser -v --tb=short; \
 	  rc=$$?; echo "test-browser: screenshots and timings in $(BROWSER_ARTIFACTS)"; exit $$rc
 
 nbval: $(STAMP)

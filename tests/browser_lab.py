@@ -80,7 +80,10 @@ def lab_server(folder: Path, scratch: Path, log: Path):
         p = settings / name
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(json.dumps(value))
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(scratch / "workspaces"),
+    # The kernels get the test run's environment less what would change a notebook's behaviour: a
+    # test module's MPLBACKEND=Agg would turn every plt.show() into nothing (no figure at all).
+    base = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "PYTEST_CURRENT_TEST")}
+    env = {**base, "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTERLAB_WORKSPACES_DIR": str(scratch / "workspaces"),
            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"), "JUPYTER_CONFIG_DIR": str(scratch / "config"),
            "COURSE_NUM_THREADS": os.environ.get("COURSE_NUM_THREADS", "2")}
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
@@ -244,9 +247,13 @@ def changed_picture(page, index: int, folder: Path, name: str, timeout_s: float 
     """Move the widget's control and wait for its figure to change. (changed, what was done,
     screenshot before, screenshot after)."""
     fig = figure_of(page, index)
+    before, after = folder / f"{name}_before.png", folder / f"{name}_after.png"
+    try:
+        fig.locator("img").first.wait_for(state="visible", timeout=timeout_s * 1000)
+    except Exception:
+        return False, "the widget drew no figure to compare", before, after
     fig.scroll_into_view_if_needed()
     before_png = fig.screenshot()
-    before, after = folder / f"{name}_before.png", folder / f"{name}_after.png"
     before.write_bytes(before_png)
     action = nudge(page, index)
     shot = wait_changed(fig, before_png, timeout_s)
