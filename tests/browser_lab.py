@@ -130,7 +130,9 @@ STATE_JS = """() => {
 }"""
 
 def open_notebook(page, url: str, token: str, assignment: str, timeout_s: float = 120) -> None:
-    page.goto(f"{url}/lab/tree/{assignment}/{assignment}.ipynb?token={token}", wait_until="domcontentloaded")
+    # A workspace of its own: JupyterLab would otherwise restore the notebooks opened before it.
+    page.goto(f"{url}/lab/workspaces/{assignment}/tree/{assignment}/{assignment}.ipynb?reset&token={token}",
+              wait_until="domcontentloaded")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         state = page.evaluate(STATE_JS)
@@ -190,9 +192,25 @@ def cell_index(course: Course, assignment: str, gid: str) -> int:
     return next(i for i, c in enumerate(release.cells) if nbg(c).get("grade_id") == gid)
 
 
+MARK_JS = """(i) => {
+  const p = window.jupyterapp.shell.currentWidget, c = p.content.widgets[i];
+  p.content.activeCellIndex = i;
+  c.node.setAttribute('data-course-cell', String(i));
+  c.node.scrollIntoView();
+  return p.content.widgets.length;
+}"""
+
+
 def outputs(page, index: int):
-    """The output area of the notebook's cell number ``index`` (every cell counted)."""
-    return page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-Cell-outputArea")
+    """The output area of the notebook's cell number ``index`` (every cell counted), found through
+    JupyterLab's own list of cells (not the page's order, which windowing may change)."""
+    page.evaluate(MARK_JS, index)
+    return page.locator(f'.jp-Notebook [data-course-cell="{index}"] .jp-Cell-outputArea')
+
+
+def notebook_text(page) -> str:
+    """All the text the open notebook shows."""
+    return page.evaluate("() => window.jupyterapp.shell.currentWidget.content.node.innerText")
 
 
 def widget_problems(page, index: int, timeout_s: float = 60) -> list[str]:

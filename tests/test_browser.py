@@ -109,7 +109,7 @@ def test_student_notebook_in_jupyterlab(browser_page, assignment):
             moved = lab.changed_picture(page, index, ARTIFACTS, f"{assignment}_{gid}")
             if not moved[0]:
                 problems.append(f"{gid}: {moved[1]}, but the figure did not change (see {moved[3]})")
-    text = page.locator(".jp-Notebook").inner_text()
+    text = lab.notebook_text(page)
     problems += [f"somewhere in the notebook: {b!r}" for b in lab.BROKEN if b in text]
     with open(ARTIFACTS / "timings.txt", "a") as f:
         f.write(f"{assignment}: {state['run']} code cells run in the browser, open+run {ran:.0f} s, "
