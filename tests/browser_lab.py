@@ -238,8 +238,9 @@ def figure_of(page, index: int):
 
 
 def nudge(page, index: int) -> str:
-    """Change the first control of the widget in cell ``index``: drag its first slider to 80% of
-    its track, or (a widget with no slider) type new text into its text box. Returns what it did."""
+    """Change a control of the widget in cell ``index``: drag its first slider to 80% of its track;
+    a widget with no slider: type into its text box, else choose another entry of its first
+    dropdown. Returns what it did."""
     area = outputs(page, index)
     slider = area.locator(".widget-slider .noUi-base, .widget-slider .slider").first
     if slider.count():
@@ -258,7 +259,19 @@ def nudge(page, index: int) -> str:
         text.fill("print(sorted(words))")
         text.press("Enter")
         return "typed into the text box"
-    raise AssertionError(f"cell {index}: the widget has neither a slider nor a text box to change")
+    menu = area.locator(".widget-dropdown select").first
+    if menu.count():
+        options = menu.locator("option").all_inner_texts()
+        current = menu.input_value()
+        values = menu.evaluate("s => Array.from(s.options).map(o => o.value)")
+        other = next(v for v in reversed(values) if v != current)
+        menu.select_option(other)
+        return f"chose {options[values.index(other)]!r} in a dropdown"
+    raise AssertionError(f"cell {index}: the widget has no slider, text box or dropdown to change")
+
+
+def has_slider(page, index: int) -> bool:
+    return outputs(page, index).locator(".widget-slider").count() > 0
 
 
 def changed_picture(page, index: int, folder: Path, name: str, timeout_s: float = 90) -> tuple[bool, str, Path, Path]:
