@@ -15,7 +15,7 @@ export MKL_WAIT_POLICY ?= PASSIVE
 
 LINT_PATHS := course_utils autograder solutions tests benchmarks scripts
 
-.PHONY: install demo lint test test-fast test-notebooks nbval build release audit bench gpu-check clean
+.PHONY: install demo lint test test-fast test-notebooks test-browser nbval build release audit bench gpu-check clean
 
 # The instructor's install (the grader's stack and the test tools) with CI's exact pins. torch: the
 # CPU build on a machine without an NVIDIA GPU (scripts/torch_choice.py says which build and why);
@@ -42,10 +42,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -m "not notebooks" -q
+	$(BIN)/python -m pytest -n 2 -m "not notebooks and not browser" -q
 
 test-notebooks: $(STAMP)
 	$(BIN)/python -m pytest -p no:xdist -m notebooks -q
+
+## JupyterLab in headless Chromium on every student notebook (needs /usr/bin/chromium: .ci/setup-browser).
+## Its own CI stage, after `make test`. Screenshots: browser-artifacts/ (BROWSER_ARTIFACTS).
+BROWSER_ARTIFACTS ?= $(abspath browser-artifacts)
+test-browser: $(STAMP)
+	COURSE_BROWSER_ARTIFACTS=$(BROWSER_ARTIFACTS) $(BIN)/python -m pytest -p no:xdist -m browser -v --tb=short; \
+	  rc=$$?; echo "test-browser: screenshots and timings in $(BROWSER_ARTIFACTS)"; exit $$rc
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -p no:xdist --nbval solutions --nbval-sanitize-with tests/nbval_sanitize.cfg -q

@@ -12,6 +12,7 @@ functions across a process boundary and compares there.
 """
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 
@@ -34,6 +35,168 @@ def _malformed(cell) -> bool:
     if m is None:
         return False
     return not isinstance(m, dict) or ("grade_id" in m and not isinstance(m.get("grade_id"), str))
+
+
+def _norm(text: str) -> str:
+    """Cell text compared for identity: trailing spaces and blank first/last lines do not count
+    (tools that rewrite notebooks, jupytext among them, change those)."""
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines()).strip()
+
+
+def defined_names(text: str) -> list[str]:
+    """The names a cell binds at top level, in order: functions, classes, assignments (also inside
+    top-level if/try/with/for blocks), imports. Lines of IPython syntax (% ! magics) are ignored; a
+    cell that does not parse binds nothing."""
+    lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in text.splitlines()]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError):
+        return []
+    out: list[str] = []
+
+    def targets(node) -> None:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name):
+                out.append(n.id)
+
+    def walk(body) -> None:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.append(node.name)
+            elif isinstance(node, ast.Assign):
+                for t in node.targets:
+                    targets(t)
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name):
+                out.append(node.target.id)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                out.extend((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+                if isinstance(node, ast.For):
+                    targets(node.target)
+                for part in ("body", "orelse", "finalbody"):
+                    walk(getattr(node, part, []))
+                for handler in getattr(node, "handlers", []):
+                    walk(handler.body)
+    walk(tree.body)
+    return out
+
+
+def _graded_names(solution: str, stub: str | None) -> list[str]:
+    """What an answer slot must define: the names both the solution and the student's stub bind
+    (helpers of the solution alone are not asked for), imports left out."""
+    try:
+        tree = ast.parse(solution)
+    except SyntaxError:
+        return []
+    imported = {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    own = [n for n in dict.fromkeys(defined_names(solution)) if n not in imported]
+    if stub is not None:
+        both = [n for n in own if n in set(defined_names(stub))]
+        if both:
+            return both
+    return [n for n in own if not n.startswith("_")]
+
+
+def recover_answers(source, release_ids: dict, candidates: list, answers: dict,
+                    stub_at: dict[str, int] | None = None) -> tuple[list[str], list[str]]:
+    """Fill the answer slots that have no answer (or only the untouched stub) from the submission's
+    cells that carry no grade id of the source.
+
+    ``candidates`` are those cells in submission order, each with the grade id of the last known
+    cell before it (its anchor). A code slot takes the cells that define its graded names (the
+    names its solution and stub bind); when several cells define a name the last one wins, as it
+    would when the notebook runs top to bottom. A cell only ever fills a slot whose name it
+    defines; a cell defining the names of two slots fills the first and the second keeps its
+    definitions (no stub runs over them). A written answer (markdown) is recovered by place: the
+    unknown markdown cells right after the cell that precedes its slot. Where the submission still
+    holds a slot's untouched stub (``stub_at``: grade id -> number of candidates before it), only
+    cells after the stub count: one above it is replaced by the stub when the notebook runs.
+    Returns (one line per recovered slot, the slots whose only definitions were above their stub),
+    for the submission's flags; ``answers`` (grade id -> cells) is filled in."""
+    stub_at = stub_at or {}
+    order = [nbg(c).get("grade_id") for c in source.cells]
+    pos = {g: i for i, g in enumerate(order) if g}
+
+    def untouched(gid: str) -> bool:
+        rc = release_ids.get(gid)
+        return gid not in answers or (rc is not None and all(_norm(c.source) == _norm(rc.source) for c in answers[gid]))
+
+    code_slots: dict[str, list[str]] = {}
+    written: list[str] = []
+    for sc in source.cells:
+        meta = nbg(sc)
+        gid = meta.get("grade_id")
+        if not meta.get("solution") or not untouched(gid):
+            continue
+        if sc.cell_type == "code":
+            stub = release_ids[gid].source if gid in release_ids else None
+            names = _graded_names(sc.source, stub)
+            if names:
+                code_slots[gid] = names
+        elif sc.cell_type == "markdown":
+            written.append(gid)
+
+    name_slots: dict[str, list[str]] = {}
+    for gid, names in code_slots.items():
+        for n in names:
+            name_slots.setdefault(n, []).append(gid)
+
+    def slot_for(name: str, anchor: str | None) -> str:
+        """The slot a definition of ``name`` fills; where two slots ask for one name, the first at or
+        after the cell's place (its anchor), else the last."""
+        slots = name_slots[name]
+        here = pos.get(anchor, -1)
+        return next((g for g in slots if pos[g] > here), slots[-1])
+
+    last: dict[tuple[str, str], int] = {}
+    count: dict[tuple[str, str], int] = {}
+    above: set[str] = set()
+    for i, (cell, anchor) in enumerate(candidates):
+        if cell.cell_type != "code":
+            continue
+        for n in dict.fromkeys(defined_names(cell.source)):
+            if n in name_slots:
+                key = (slot_for(n, anchor), n)
+                if i < stub_at.get(key[0], 0):
+                    above.add(key[0])
+                    continue
+                last[key] = i
+                count[key] = count.get(key, 0) + 1
+
+    lines: list[str] = []
+    unused = [gid for gid in sorted(above, key=pos.get) if not any((gid, n) in last for n in code_slots[gid])]
+    taken: dict[int, str] = {}
+    for gid in sorted(code_slots, key=pos.get):
+        idx = sorted({last[(gid, n)] for n in code_slots[gid] if (gid, n) in last})
+        if not idx:
+            continue
+        note = ", ".join(code_slots[gid])
+        twice = [n for n in code_slots[gid] if count.get((gid, n), 0) > 1]
+        own = [i for i in idx if i not in taken]
+        elsewhere = sorted({taken[i] for i in idx if i in taken})
+        if own:
+            answers[gid] = [candidates[i][0] for i in own]
+            for i in own:
+                taken[i] = gid
+        else:  # its definitions ran with an earlier slot's cell: the stub must not replace them
+            answers[gid] = [nbformat.v4.new_code_cell(f"# recovered: defined in the cell recovered for {elsewhere[0]!r}")]
+        line = gid if note == gid else f"{gid} (defines {note})"
+        if len(own) > 1:
+            line += f" ({len(own)} cells)"
+        if elsewhere:
+            line += f" (also in the cell recovered for {', '.join(map(repr, elsewhere))})"
+        if twice:
+            line += f" ({', '.join(twice)} defined more than once: the last definition was used, as Python would)"
+        lines.append(line)
+
+    for gid in written:
+        i = order.index(gid)
+        before = order[i - 1] if i > 0 else None
+        cells = [c for c, anchor in candidates if c.cell_type == "markdown" and anchor in (before, gid) and c.source.strip()]
+        if cells:
+            answers[gid] = cells
+            lines.append(f"{gid} (written answer, by its place after {before})")
+    return lines, unused
 
 
 def _points(meta: dict) -> float:
@@ -99,9 +262,19 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
     facts = facts or source_facts(source, release)
     src_ids, rel_ids = facts.src_ids, facts.rel_ids
 
+    # Grade ids the submission carries in its metadata: cells without one may still be matched to the
+    # other cells of the release by their content (a notebook that lost its metadata).
+    tagged = {nbg(c).get("grade_id") for c in submission.cells if isinstance(c, dict) and not _malformed(c)}
+    by_content: dict[tuple[str, str], list[str]] = {}
+    for gid, rc in rel_ids.items():
+        if gid not in tagged:
+            by_content.setdefault((rc.cell_type, _norm(rc.source)), []).append(gid)
+
     # Walk the submission: answers by grade id, and extra cells attached to the known cell before them.
-    answers: dict[str, nbformat.NotebookNode] = {}
+    answers: dict[str, list] = {}
     extras: dict[str | None, list] = {}
+    candidates: list[tuple[nbformat.NotebookNode, str | None]] = []
+    stub_at: dict[str, int] = {}
     last_known: str | None = None
     seen: set[str] = set()
     malformed = 0
@@ -114,6 +287,11 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
             malformed += 1
             cell = nbformat.from_dict({**cell, "metadata": {}})
         gid = nbg(cell).get("grade_id")
+        if gid not in src_ids:
+            same = [g for g in by_content.get((cell.get("cell_type"), _norm(cell.source)), []) if g not in seen]
+            if same and not nbg(cell).get("grade"):
+                gid = same[0]   # a cell of the release, unchanged, that lost its metadata: an anchor
+                cell = nbformat.from_dict({**cell, "source": rel_ids[gid].source, "metadata": {"nbgrader": {"grade_id": gid}}})
         if gid in src_ids:
             if gid in seen:
                 flags.append(f"cell {gid!r} appears more than once: the first copy was used")
@@ -126,7 +304,8 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
                 if cell.cell_type != sc.cell_type:
                     flags.append(f"answer cell {gid!r} changed type to {cell.cell_type}: its answer was not used")
                 else:
-                    answers[gid] = cell
+                    answers[gid] = [cell]
+                    stub_at[gid] = len(candidates)
             elif rc is not None and (cell.source != rc.source or cell.cell_type != rc.cell_type):
                 kind = "test" if meta.get("grade") else "read-only"
                 flags.append(f"{kind} cell {gid!r} was edited: the original was run")
@@ -135,8 +314,19 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
             continue
         if gid and nbg(cell).get("grade"):
             flags.append(f"added grade cell {gid!r} ignored (run as an ordinary cell)")
-        if cell.cell_type == "code":
-            extras.setdefault(last_known, []).append(cell)
+        if cell.cell_type in ("code", "markdown"):
+            candidates.append((cell, last_known))
+
+    recovered, unused = recover_answers(source, rel_ids, candidates, answers, stub_at)
+    for cell, anchor in candidates:
+        if cell.cell_type == "code" and not any(cell is c for cs in answers.values() for c in cs):
+            extras.setdefault(anchor, []).append(cell)
+    if recovered:
+        flags.append("answers recovered without nbgrader metadata, please check: " + ", ".join(recovered))
+        seen.update(g for g in answers)
+    if unused:
+        flags.append("answers defined only above their untouched stub, which replaces them when the notebook runs "
+                     "top to bottom, were not used: " + ", ".join(unused))
 
     if malformed:
         flags.append(f"{malformed} cell(s) had malformed nbgrader metadata: treated as cells the student added")
@@ -162,10 +352,10 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
         gid = meta.get("grade_id")
         if meta.get("solution") and sc.cell_type == "code":
             stub = rel_ids[gid].source if gid in rel_ids else "raise NotImplementedError()"
-            text = answers[gid].source if gid in answers else stub
-            add(text, {"role": "answer", "grade_id": gid})
+            for text in [c.source for c in answers[gid]] if gid in answers else [stub]:
+                add(text, {"role": "answer", "grade_id": gid})
         elif meta.get("solution"):  # a written answer, graded by hand
-            text = answers[gid].source if gid in answers else (rel_ids.get(gid) or sc).source
+            text = "\n\n".join(c.source for c in answers[gid]) if gid in answers else (rel_ids.get(gid) or sc).source
             add(text, {"role": "written", "grade_id": gid, "points": meta.get("points", 0)}, cell_type="markdown")
             manual[gid] = _points(meta)
         elif meta.get("grade") and sc.cell_type == "code":

@@ -179,6 +179,7 @@ check_close = check_equal = check_true = check_shape = lambda *a, **k: None"""
         C("duplicated_grade_cells", "cheat", (FLAGGED,), "base", True, _duplicated),
         C("added_grade_cell", "cheat", (FLAGGED,), "base", True, _added_grade_cell),
         C("edited_points", "cheat", (FLAGGED,), "base", True, _edited_points),
+        C("all_metadata_stripped", "unreadable", (FLAGGED,), "base", True, _stripped),
         C("prints_hidden_tests_from_history", "snoop", (GRADED,), "base", build=lambda x: _insert(
             x.base, "print(In)\nprint(_ih)\nraise RuntimeError(str(In))")),
         C("snooping_files_and_network", "snoop", (GRADED,), "full", build=lambda x: _insert(
@@ -407,6 +408,15 @@ def _edited_points(x):
     for c in nb.cells:
         if nbg(c).get("grade"):
             c.metadata["nbgrader"]["points"] = 100
+    return nb
+
+
+def _stripped(x):
+    """Every cell's metadata removed (an editor or converter that drops it): answers are recovered
+    by the names they define, and the one wrong answer still loses its points."""
+    nb = _copy(x.base)
+    for c in nb.cells:
+        c.metadata = {}
     return nb
 
 
