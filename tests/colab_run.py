@@ -102,11 +102,21 @@ def run(path: str, skip_tag: str | None, timeout: int) -> dict:
 
     skipped = [c for c in nb.cells if skip(c)]
     nb.cells = [c for c in nb.cells if not skip(c)]
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True, store_widget_state=True,
-                            record_timing=True)
-    t0 = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - t0
+    import tempfile
+    from pathlib import Path
+
+    from jupyter_client.manager import KernelManager
+
+    with tempfile.TemporaryDirectory() as sockets:
+        # Local IPC sockets, not TCP ports: kernels started side by side elsewhere on the machine
+        # cannot take this kernel's ports between their choice and their binding (a run hung so).
+        km = KernelManager(kernel_name="python3", transport="ipc", connection_file=str(Path(sockets) / "kernel.json"),
+                           ip=str(Path(sockets) / "k"))
+        client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                store_widget_state=True, record_timing=True)
+        t0 = time.perf_counter()
+        client.execute()
+        seconds = time.perf_counter() - t0
     nbformat.write(nb, path.removesuffix(".ipynb") + ".out.ipynb")
     errors = [f"cell {i}: {o.get('ename')}: {o.get('evalue', '')[:300]}" for i, c in enumerate(nb.cells)
               if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
