@@ -209,6 +209,32 @@ class CpuWatch:
                 pass
 
 
+def slice_polls(kc, step: float = 0.5) -> None:
+    """Make the client's waits for kernel messages poll in short slices.
+
+    A wait of the whole cell time-out on one ``zmq.asyncio`` poll can miss its wake-up: seen in CI
+    as a kernel idle in its event loop, its reply sent, and this process still waiting in
+    ``epoll_wait`` until the cell limit turned the submission into a time-out. Each new poll first
+    checks the socket itself, so a slice of ``step`` seconds finds a message whose wake-up was lost.
+    The overall time-out is unchanged."""
+    from queue import Empty
+
+    for channel in (kc.shell_channel, kc.iopub_channel):
+        get = channel.get_msg
+
+        async def sliced(timeout=None, _get=get):
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                wait = step if deadline is None else max(0.0, min(step, deadline - time.monotonic()))
+                try:
+                    return await _get(timeout=wait)
+                except Empty:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+
+        channel.get_msg = sliced
+
+
 def write_result(fd, payload: dict) -> None:
     data = json.dumps(payload).encode()
     with os.fdopen(fd, "wb") as f:
@@ -301,6 +327,7 @@ def main():
     cells = nb.cells
     try:
         with client.setup_kernel(cwd=work):
+            slice_polls(client.kc)
             try:
                 watch.attach(client.km.provisioner.process.pid)
             except AttributeError:
