@@ -217,6 +217,7 @@ def slice_polls(kc, step: float = 0.5) -> None:
     ``epoll_wait`` until the cell limit turned the submission into a time-out. Each new poll first
     checks the socket itself, so a slice of ``step`` seconds finds a message whose wake-up was lost.
     The overall time-out is unchanged."""
+    import inspect
     from queue import Empty
 
     for channel in (kc.shell_channel, kc.iopub_channel):
@@ -227,7 +228,8 @@ def slice_polls(kc, step: float = 0.5) -> None:
             while True:
                 wait = step if deadline is None else max(0.0, min(step, deadline - time.monotonic()))
                 try:
-                    return await _get(timeout=wait)
+                    got = _get(timeout=wait)
+                    return (await got) if inspect.isawaitable(got) else got  # async or blocking client
                 except Empty:
                     if deadline is not None and time.monotonic() >= deadline:
                         raise

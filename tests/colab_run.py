@@ -99,6 +99,7 @@ def _slice_polls(kc, step: float = 0.5) -> None:
     """Wait for kernel messages in short polls (the grader's sandbox runner does the same, see
     autograder/sandbox_runner.py: slice_polls; this file runs in an environment without the grader):
     one long zmq.asyncio poll can miss its wake-up and wait out the whole time-out."""
+    import inspect
     from queue import Empty
 
     for channel in (kc.shell_channel, kc.iopub_channel):
@@ -109,7 +110,8 @@ def _slice_polls(kc, step: float = 0.5) -> None:
             while True:
                 wait = step if deadline is None else max(0.0, min(step, deadline - time.monotonic()))
                 try:
-                    return await _get(timeout=wait)
+                    got = _get(timeout=wait)
+                    return (await got) if inspect.isawaitable(got) else got  # async or blocking client
                 except Empty:
                     if deadline is not None and time.monotonic() >= deadline:
                         raise
