@@ -95,28 +95,17 @@ def _refs(text: str) -> list[str]:
     return out
 
 
-def _slice_polls(kc, step: float = 0.5) -> None:
-    """Wait for kernel messages in short polls (the grader's sandbox runner does the same, see
-    autograder/sandbox_runner.py: slice_polls; this file runs in an environment without the grader):
-    one long zmq.asyncio poll can miss its wake-up and wait out the whole time-out."""
-    import inspect
-    from queue import Empty
+def _slice_polls(kc) -> None:
+    """The grader's fix for waits that miss their wake-up (autograder/sandbox_runner.py:
+    slice_polls), loaded from its file: this script runs in an environment without the grader."""
+    import importlib.util
+    from pathlib import Path
 
-    for channel in (kc.shell_channel, kc.iopub_channel):
-        get = channel.get_msg
-
-        async def sliced(timeout=None, _get=get):
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while True:
-                wait = step if deadline is None else max(0.0, min(step, deadline - time.monotonic()))
-                try:
-                    got = _get(timeout=wait)
-                    return (await got) if inspect.isawaitable(got) else got  # async or blocking client
-                except Empty:
-                    if deadline is not None and time.monotonic() >= deadline:
-                        raise
-
-        channel.get_msg = sliced
+    path = Path(__file__).resolve().parents[1] / "autograder" / "sandbox_runner.py"
+    spec = importlib.util.spec_from_file_location("_sandbox_runner", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.slice_polls(kc)
 
 
 def run(path: str, skip_tag: str | None, timeout: int) -> dict:
