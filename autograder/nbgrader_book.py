@@ -114,7 +114,16 @@ def open_gradebook(url: str):
     if bindir not in path.split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + path
     try:
-        return Gradebook(url, course_id=COURSE_ID)
+        for attempt in range(5):
+            try:
+                return Gradebook(url, course_id=COURSE_ID)
+            except Exception as exc:  # noqa: BLE001
+                # Two graders opening a new PostgreSQL database at once both create its tables; the
+                # loser's CREATE fails on a unique index (IntegrityError). The tables exist then:
+                # opening again finds them.
+                if attempt == 4 or type(exc).__name__ not in ("IntegrityError", "ProgrammingError"):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
     except ModuleNotFoundError as exc:
         raise CourseError(f"nbgrader's gradebook at {_safe(url)} needs the Python driver {exc.name!r}: "
                           f"install the course with its `postgres` extra (pip install -e '.[postgres]').") from exc
