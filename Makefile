@@ -45,7 +45,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not notebooks and not browser" -q
 
 test-notebooks: $(STAMP)
-	$(BIN)/python -m pytest -p no:xdist -m notebooks -q
+	$(BIN)/python -m pytest -p no:xdist -m notebooks -q --durations=12
 
 ## JupyterLab in headless Chromium on every student notebook (needs /usr/bin/chromium: .ci/setup-browser).
 ## Its own CI stage, after `make test`. Screenshots: browser-artifacts/ (BROWSER_ARTIFACTS).
