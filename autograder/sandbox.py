@@ -149,6 +149,7 @@ def _kill_uid(uid: int) -> None:
 
 
 def settings_for(mode: str, limits: Limits, uid: int | None, job: Path, workspace: Path) -> dict:
+    """The runner's settings; ``uid`` is the leased kernel uid in the full mode, else None."""
     isolated = mode in ("full", "userns")
     workdir = "/tmp/work" if isolated else str(job / "work")
     rl = {
@@ -160,7 +161,6 @@ def settings_for(mode: str, limits: Limits, uid: int | None, job: Path, workspac
     }
     if mode == "full":
         rl["nproc"] = limits.nproc
-    uid = uid if mode == "full" else None
     threads = str(limits.threads)
     return {
         "mode": mode,
@@ -260,9 +260,8 @@ def run(nb: nbformat.NotebookNode, limits: Limits, slot: int, jobs: Path, worksp
                          describe(mode, limits) + r.get("protections", []), r.get("seconds", 0.0),
                          r.get("tests", {}))
     finally:
-        if lease is not None:
-            if mode == "full":
-                _kill_uid(lease.uid)  # nothing of this run outlives it under the uid the next run gets
+        if lease is not None:  # only the full mode leases a uid
+            _kill_uid(lease.uid)  # nothing of this run outlives it under the uid the next run gets
             lease.release()
         shutil.rmtree(job, ignore_errors=True)
 
