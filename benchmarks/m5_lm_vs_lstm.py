@@ -4,12 +4,16 @@ number of seconds, both with the notebook's train_lm, judged on the validation a
 With --same-steps, a third run trains the LSTM for the GPT's number of steps too (the same
 batches, the same schedule), which separates what each model learns per step from how fast it
 runs here.
+With --budgets S [S ...], each model instead trains for S seconds of training time (both with the
+notebook's settings), for every budget and seed, and is judged on the validation text: how the gap
+between the two changes when training is longer than the notebook can afford.
 
 Everything (models, data, training loop, step count, learning rates) is read from
 solutions/m5_transformers/m5_transformers.py, so the benchmark measures what the notebook runs.
 Threads from COURSE_NUM_THREADS (default 2), as in the notebook.
 
     COURSE_NUM_THREADS=2 python benchmarks/m5_lm_vs_lstm.py [--seeds 0 1 2] [--same-steps]
+    COURSE_NUM_THREADS=2 python benchmarks/m5_lm_vs_lstm.py --budgets 9 25 60 [--seeds 0 1 2]
 """
 from __future__ import annotations
 
@@ -25,10 +29,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--same-steps", action="store_true", help="also train the LSTM for the GPT's number of steps")
+    parser.add_argument("--budgets", type=float, nargs="+", metavar="S", help="train both models for S seconds each instead")
     args = parser.parse_args()
     m = load_module()
     m["setup"](seed=0)
     c = slow_cell_constants("GPT_STEPS")
+    if args.budgets:
+        budgets(m, c, args.budgets, args.seeds)
+        return
     rows = []
     for seed in args.seeds:
         torch.manual_seed(seed)
@@ -57,6 +65,26 @@ def main() -> None:
               f"| test GPT {a[:, 6].mean():.3f} LSTM {a[:, 9].mean():.3f} | seconds GPT {a[:, 3].mean():.1f} LSTM {a[:, 10].mean():.1f}")
     better = "GPT" if a[:, 6].mean() < a[:, 7].mean() else "LSTM"
     print(f"lower mean test loss at equal training time: {better}; GPT below 1.7 on every seed: {bool((a[:, 6] <= 1.7).all())}")
+
+
+def budgets(m: dict, c: dict, seconds: list[float], seeds: list[int]) -> None:
+    """Both models trained for each budget of seconds, per seed; validation loss, and the mean gap."""
+    print("budget s | seed | GPT steps | LSTM steps | val GPT | val LSTM | GPT - LSTM", flush=True)
+    for budget in seconds:
+        gaps = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            gpt = m["TinyGPT"](m["VOCAB"], d_model=64, n_heads=4, n_layers=2, context=m["CONTEXT"])
+            g = m["train_lm"](gpt, m["train_ids"], c["GPT_LR"], seconds=budget, seed=seed, desc="TinyGPT")
+            torch.manual_seed(seed)
+            lstm = m["CharLSTM"](m["VOCAB"])
+            r = m["train_lm"](lstm, m["train_ids"], c["LSTM_LR"], seconds=budget, seed=seed, desc="LSTM")
+            vg, vl = m["held_out_loss"](gpt, m["val_ids"]), m["held_out_loss"](lstm, m["val_ids"])
+            gaps.append((vg, vl))
+            print(f"{budget:8.0f} | {seed:4d} | {g['steps']:9d} | {r['steps']:10d} | {vg:7.3f} | {vl:8.3f} | {vg - vl:+.3f}", flush=True)
+        a = np.array(gaps)
+        print(f"{budget:8.0f} | mean |           |            | {a[:, 0].mean():7.3f} | {a[:, 1].mean():8.3f} | "
+              f"{(a[:, 0] - a[:, 1]).mean():+.3f} (GPT ahead on {int((a[:, 0] < a[:, 1]).sum())} of {len(a)} seeds)", flush=True)
 
 
 if __name__ == "__main__":
