@@ -19,6 +19,7 @@ from nbclient import NotebookClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from autograder.course import Course  # noqa: E402
 from autograder.release import KERNEL_ENV  # noqa: E402
+from autograder.sandbox_runner import slice_polls  # noqa: E402
 
 
 def main() -> None:
@@ -30,7 +31,9 @@ def main() -> None:
         nb = nbformat.read(course.source(course.check(a)), as_version=4)
         with tempfile.TemporaryDirectory() as d:
             t0 = time.perf_counter()
-            NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": d}}).execute(env=env)
+            client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": d}},
+                                    on_notebook_start=lambda notebook: slice_polls(client.kc))
+            client.execute(env=env)
             dt = time.perf_counter() - t0
         total += dt
         print(f"{a:<16} {dt:6.1f} s")
