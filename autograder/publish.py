@@ -7,7 +7,7 @@
     DIR/pyproject.toml            the student distribution: course_utils alone, the student dependencies
     DIR/course_utils/             its source
     DIR/dist/<wheel>              course_utils built as a wheel, offline (pip wheel --no-build-isolation)
-    DIR/notebooks/<id>/<id>.ipynb the released student notebooks (no solutions, hidden tests, outputs)
+    DIR/notebooks/<id>/<id>.ipynb the student notebooks, generated afresh as `course-grader release` does
 
 DIR is meant to be its own repository (``[tool.course] student-repository``): the student notebooks'
 first cell installs ``course_utils`` from it, their "Open in Colab" links open its copies. Each run
@@ -50,8 +50,14 @@ packages = ["course_utils"]
 
 
 def _project(course: Course) -> dict:
-    import tomllib
-
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            raise CourseError("publishing reads pyproject.toml, which needs Python 3.11 or later, "
+                              "or `pip install tomli` on Python 3.10") from None
     path = course.root / "pyproject.toml"
     return tomllib.loads((path if path.exists() else ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 
@@ -157,15 +163,21 @@ Source: {repository}
 """
 
 
-def _clear(target: Path) -> None:
-    """Empty ``target`` (keeping ``.git``), refusing a non-empty folder publish did not write."""
+def _writable(target: Path) -> list[Path]:
+    """What ``target`` holds besides ``.git``, refusing a file or a non-empty folder publish did not write."""
     if target.exists() and not target.is_dir():
         raise CourseError(f"{target} is a file: give a folder for the student edition.")
-    target.mkdir(parents=True, exist_ok=True)
-    entries = [p for p in target.iterdir() if p.name != ".git"]
+    entries = [p for p in target.iterdir() if p.name != ".git"] if target.exists() else []
     if entries and not (target / MARKER).exists():
         raise CourseError(f"{target} is not empty and was not written by `course-grader publish`: "
                           f"give an empty folder (or a clone of the student edition).")
+    return entries
+
+
+def _clear(target: Path) -> None:
+    """Empty ``target`` (keeping ``.git``), refusing a non-empty folder publish did not write."""
+    entries = _writable(target)
+    target.mkdir(parents=True, exist_ok=True)
     for p in entries:
         shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 
@@ -188,16 +200,42 @@ def build_wheel(project_dir: Path, dest: Path, log: bool = False):
     return (wheel, out.stdout + out.stderr) if log else wheel
 
 
+def published(course: Course, target: Path) -> list[str]:
+    """The course's assignments whose notebook an earlier run wrote into ``target``."""
+    if not (target / MARKER).exists():
+        return []
+    return [a for a in course.assignments() if (target / "notebooks" / a / f"{a}.ipynb").exists()]
+
+
 def publish(course: Course, target: Path, assignments: list[str] | None = None) -> list[Path]:
-    """Write the student edition into ``target``; returns the files written (relative to it)."""
+    """Write the student edition into ``target``; returns the files written (relative to it).
+
+    Without ``assignments``, every assignment of the course. With them, those and the ones an
+    earlier run already published there (releasing a module a week keeps the earlier weeks). Each
+    notebook is generated afresh from its source, so the edition never carries a stale Colab link,
+    install line or a hand-run copy of ``notebooks/``."""
+    from autograder.release import release
+
     edition = course.edition
-    assignments = assignments or course.assignments()
     target = Path(target).resolve()
     if target == course.root or course.root in target.parents:
         raise CourseError(f"{target} is inside the course repository: the student edition goes in a folder of its own.")
-    for a in assignments:
-        if not course.release(a).exists():
-            raise CourseError(f"{course.release(a).relative_to(course.root)} is missing: run `course-grader release {a}`.")
+    _writable(target)  # refuse before the minutes of generating, not after
+    if assignments:
+        wanted = set(assignments) | set(published(course, target))
+        assignments = [a for a in course.assignments() if a in wanted]
+    else:
+        assignments = course.assignments()
+    fresh = Path(tempfile.mkdtemp(prefix="edition-"))
+    try:
+        notebooks = {a: release(course, a, out_root=fresh) for a in assignments}
+        _write(course, edition, target, notebooks)
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+    return sorted(p.relative_to(target) for p in target.rglob("*") if p.is_file() and ".git" not in p.relative_to(target).parts)
+
+
+def _write(course: Course, edition: StudentEdition, target: Path, notebooks: dict[str, Path]) -> None:
     _clear(target)
     (target / MARKER).write_text("Written by `course-grader publish`: every run rewrites this folder (except .git).\n")
     licence = course.root / "LICENSE"
@@ -207,17 +245,16 @@ def publish(course: Course, target: Path, assignments: list[str] | None = None) 
     (target / "course_utils").mkdir()
     for src in sorted(utils.glob("*.py")):
         shutil.copy(src, target / "course_utils" / src.name)
-    for a in assignments:
+    for a, generated in notebooks.items():
         dest = target / "notebooks" / a / f"{a}.ipynb"
         dest.parent.mkdir(parents=True)
-        # read and written again: the released notebook exactly, in nbformat's canonical form
-        nbformat.write(nbformat.read(course.release(a), as_version=4), dest)
+        # read and written again: the notebook as `course-grader release` makes it, in nbformat's canonical form
+        nbformat.write(nbformat.read(generated, as_version=4), dest)
     wheel_name = f"dist/{edition.distribution.replace('-', '_')}-{_project(course)['version']}-py3-none-any.whl"
-    (target / "README.md").write_text(student_readme(course, edition, assignments, wheel_name))
+    (target / "README.md").write_text(student_readme(course, edition, list(notebooks), wheel_name))
     wheel = build_wheel(target, target / "dist")
     if wheel.relative_to(target).as_posix() != wheel_name:
         raise CourseError(f"the wheel came out as {wheel.name}, not {wheel_name}")
     # what building leaves beside the sources
     for leftover in [target / "build", *target.glob("*.egg-info")]:
         shutil.rmtree(leftover, ignore_errors=True)
-    return sorted(p.relative_to(target) for p in target.rglob("*") if p.is_file() and ".git" not in p.relative_to(target).parts)

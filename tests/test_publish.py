@@ -270,3 +270,41 @@ def test_publish_command_lists_the_edition(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "dist/n2t_course_utils-0.1.0-py3-none-any.whl" in out and "README.md" in out
     assert COURSE.edition.repository in out
+
+
+def test_publish_generates_each_notebook_afresh(tmp_path, monkeypatch):
+    """The edition's notebooks come from the sources and the current [tool.course] settings, never
+    from notebooks/ (which may be stale or hand-run): publish must not even read it."""
+    from autograder.course import StudentEdition
+
+    a = COURSE.assignments()[0]
+    before = COURSE.edition
+    monkeypatch.setattr(Course, "release", lambda self, a: (_ for _ in ()).throw(AssertionError("publish read notebooks/")))
+    moved = StudentEdition(repository="https://github.com/new-owner/new-edition")
+    monkeypatch.setattr(Course, "edition", property(lambda self: moved))
+    publish(COURSE, tmp_path / "student", [a])
+    text = (tmp_path / "student" / "notebooks" / a / f"{a}.ipynb").read_text()
+    assert moved.colab_url(a) in text and moved.requirement in text
+    assert before.requirement not in text and (before.colab_url(a) is None or before.colab_url(a) not in text)
+    nb = nbformat.reads(text, as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def test_publishing_one_module_keeps_the_ones_published_before(tmp_path):
+    """Releasing a module a week: `publish DIR --assignment m2` keeps m1 in the edition and its README."""
+    first, second = COURSE.assignments()[:2]
+    target = tmp_path / "student"
+    publish(COURSE, target, [first])
+    publish(COURSE, target, [second])
+    for a in (first, second):
+        assert (target / "notebooks" / a / f"{a}.ipynb").exists()
+        assert f"notebooks/{a}/{a}.ipynb" in (target / "README.md").read_text()
+
+
+def test_publish_refuses_before_generating(tmp_path, monkeypatch):
+    import autograder.release
+
+    (tmp_path / "precious.txt").write_text("keep me")
+    monkeypatch.setattr(autograder.release, "release", lambda *a, **k: pytest.fail("generated before refusing"))
+    with pytest.raises(CourseError, match="not empty"):
+        publish(COURSE, tmp_path)
