@@ -50,7 +50,9 @@ def defined_names(text: str) -> list[str]:
     lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in text.splitlines()]
     try:
         tree = ast.parse("\n".join(lines))
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        # Deeply nested code (``x = ----...1``) exhausts the parser: such a cell binds nothing we
+        # can see, and must not turn a gradable submission into a failed one.
         return []
     out: list[str] = []
 
@@ -294,7 +296,20 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
                 cell = nbformat.from_dict({**cell, "source": rel_ids[gid].source, "metadata": {"nbgrader": {"grade_id": gid}}})
         if gid in src_ids:
             if gid in seen:
-                flags.append(f"cell {gid!r} appears more than once: the first copy was used")
+                sc = src_ids[gid]
+                if nbg(sc).get("solution") and cell.cell_type in ("code", "markdown"):
+                    # A copy of an answer cell (copy/paste keeps nbgrader metadata): the student may
+                    # have answered in either copy. A later code copy runs in place, as a cell they
+                    # added, so after the first, as when the notebook runs top to bottom; a later
+                    # copy of a written answer is part of the written answer.
+                    flags.append(f"answer cell {gid!r} appears more than once: every copy was kept, "
+                                 "in notebook order")
+                    if cell.cell_type == "markdown" and sc.cell_type == "markdown" and gid in answers:
+                        answers[gid].append(cell)
+                    else:
+                        candidates.append((nbformat.from_dict({**cell, "metadata": {}}), last_known))
+                else:
+                    flags.append(f"cell {gid!r} appears more than once: the first copy was used")
                 continue
             seen.add(gid)
             last_known = gid
@@ -355,7 +370,10 @@ def assemble(source: nbformat.NotebookNode, release: nbformat.NotebookNode, subm
             for text in [c.source for c in answers[gid]] if gid in answers else [stub]:
                 add(text, {"role": "answer", "grade_id": gid})
         elif meta.get("solution"):  # a written answer, graded by hand
-            text = "\n\n".join(c.source for c in answers[gid]) if gid in answers else (rel_ids.get(gid) or sc).source
+            # The student's answer, else the released prompt, else nothing: never the source's text,
+            # which is the model answer (it would be shown as the student's own).
+            text = ("\n\n".join(c.source for c in answers[gid]) if gid in answers
+                    else rel_ids[gid].source if gid in rel_ids else "")
             add(text, {"role": "written", "grade_id": gid, "points": meta.get("points", 0)}, cell_type="markdown")
             manual[gid] = _points(meta)
         elif meta.get("grade") and sc.cell_type == "code":

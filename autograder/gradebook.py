@@ -15,6 +15,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+from autograder.course import CourseError
 from autograder.scoring import Score
 
 SCHEMA = """
@@ -40,11 +41,17 @@ class Gradebook:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
-            db.execute(SCHEMA)
-            cols = {r[1] for r in db.execute("PRAGMA table_info(results)")}
-            if "notebook" not in cols:  # a gradebook from before graded notebooks were kept here
-                db.execute("ALTER TABLE results ADD COLUMN notebook TEXT")
+        try:
+            with closing(self._connect()) as db, db:
+                db.execute(SCHEMA)
+                cols = {r[1] for r in db.execute("PRAGMA table_info(results)")}
+                if "notebook" not in cols:  # a gradebook from before graded notebooks were kept here
+                    db.execute("ALTER TABLE results ADD COLUMN notebook TEXT")
+        except sqlite3.OperationalError as exc:  # locked by another grader, no permission: not corrupt
+            raise CourseError(f"cannot use the gradebook {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:  # junk bytes, a truncated copy: say so in one line
+            raise CourseError(f"{self.path} is not a readable gradebook ({exc}); restore it from a backup "
+                              "or move it away to start a new one") from exc
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)

@@ -24,14 +24,18 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import Course, CourseError
+from autograder.intake import shown
 
+WITHHELD = "[message withheld: it quotes hidden-test text]"
 NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
 def message_key(text: str) -> str:
-    """A failure message with its numbers masked, so the same mistake with other values counts once."""
+    """A failure message with its numbers masked, so the same mistake with other values counts once.
+    The message comes from student code (an exception's text): control characters are escaped so
+    no terminal escape code reaches the instructor's terminal."""
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return NUMBER.sub("#", first)[:160]
+    return shown(NUMBER.sub("#", first))[:160]   # masked first: the escapes shown() writes keep their digits
 
 
 @dataclass
@@ -40,6 +44,7 @@ class Report:
     rows: list[dict]
     totals: dict = field(default_factory=dict)      # student -> total incl. written marks (nbgrader), or None
     secrets: set = field(default_factory=set)
+    _quoted: list = field(default_factory=list, repr=False)   # raw messages the report quotes (masked)
 
     # ---- figures -------------------------------------------------------------------------------
     @property
@@ -66,7 +71,7 @@ class Report:
 
     def _safe(self, text: str) -> str:
         if any(s in text for s in self.secrets):
-            return "[message withheld: it quotes hidden-test text]"
+            return WITHHELD
         return text
 
     @staticmethod
@@ -90,7 +95,10 @@ class Report:
                 if t["outcome"] == "not-run":
                     msg = "not run (the notebook stopped earlier: " + r["status"] + ")"
                 elif t.get("visible_error"):
-                    msg = self._safe(message_key(t["visible_error"]))
+                    # Hidden lines are looked for in the raw text: masking numbers first hides them.
+                    msg = message_key(self._safe(t["visible_error"]))
+                    if msg != WITHHELD:
+                        self._quoted.append(t["visible_error"])
                 elif t.get("hidden_failed"):
                     msg = "hidden tests failed (visible checks passed)"
                 else:
@@ -216,8 +224,12 @@ class Report:
 
     def write_html(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._quoted = []
         text = self.html()
-        if any(s in html.unescape(text) for s in self.secrets):  # the same last check as feedback's
+        # The same last check as feedback's, on the page and on the unmasked messages it quotes (a
+        # hidden line with digits would not match its masked copy in the page).
+        plain = html.unescape(text) + "\n" + "\n".join(self._quoted)
+        if any(s in plain for s in self.secrets):
             raise CourseError(f"the report for {self.assignment} would quote hidden-test text; not written")
         path.write_text(text, encoding="utf-8")
         return path

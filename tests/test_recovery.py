@@ -12,7 +12,7 @@ import shutil
 import nbformat
 import pytest
 
-from autograder.assemble import assemble, defined_names, nbg
+from autograder.assemble import _norm, assemble, defined_names, nbg
 from autograder.course import Course
 from autograder.examples import reference, solution_text
 
@@ -259,3 +259,96 @@ def test_a_stripped_reference_grades_full_with_the_flag(tmp_path, m1):
     full = sum(float(nbg(c)["points"]) for c in source.cells if nbg(c).get("grade") and c.cell_type == "code")
     assert row["status"] == "graded-with-flags" and row["score"] == full, row
     assert any(f.startswith(FLAG) for f in row["flags"]), row["flags"]
+
+
+def test_a_pasted_copy_of_the_stub_above_the_answer_does_not_hide_the_answer(m1):
+    """Copy/paste keeps nbgrader metadata: the released stub pasted above the real answer cell gives
+    two cells with one grade id. The answer below must still run after the stub (as the notebook
+    runs top to bottom), not be dropped; a flag says what happened."""
+    source, release, ref = m1
+    nb = copy(ref)
+    stub = copy(release).cells[idx(release, "sigmoid")]
+    stub.id = "pasted-stub"   # Jupyter gives a pasted cell a new id, and keeps its metadata
+    nb.cells.insert(idx(ref, "sigmoid"), stub)
+    got = assemble(source, release, nb)
+    answer = ref.cells[idx(ref, "sigmoid")].source
+    c = cells(got)
+    runs = [k for k, (role, _, text) in enumerate(c) if text == answer and role in ("answer", "student-extra")]
+    stub = release.cells[idx(release, "sigmoid")].source
+    test = next(k for k, x in enumerate(c) if x[:2] == ("test", "test_sigmoid"))
+    assert runs and runs[-1] < test, c                       # the real answer is the last sigmoid before its test
+    assert all(k < runs[-1] for k, x in enumerate(c) if x[2] == stub)
+    assert any("'sigmoid' appears more than once" in f for f in got.flags), got.flags
+
+
+def test_a_pasted_copy_of_a_written_answer_keeps_the_student_text(m1):
+    source, release, ref = m1
+    nb = copy(ref)
+    i = idx(ref, "q_xor_why")
+    mine = "My own words: one line cannot separate XOR."
+    nb.cells[i].source = mine
+    prompt = copy(release).cells[idx(release, "q_xor_why")]
+    prompt.id = "pasted-prompt"
+    nb.cells.insert(i, prompt)
+    got = assemble(source, release, nb)
+    (written,) = [t for role, gid, t in cells(got) if role == "written" and gid == "q_xor_why"]
+    assert mine in written
+    assert any("'q_xor_why' appears more than once" in f for f in got.flags), got.flags
+
+
+def test_a_written_answer_missing_from_the_release_is_never_the_model_answer(m1):
+    """A written question added to the source after release: the submission has no cell for it.
+    The assembled written answer must be empty, not the source's model answer (which feedback would
+    show to the student and the marker would read as the student's own)."""
+    source, release, ref = m1
+    rel, nb = copy(release), copy(ref)
+    del rel.cells[idx(rel, "q_xor_why")]
+    del nb.cells[idx(nb, "q_xor_why")]
+    got = assemble(source, rel, nb)
+    model = _norm(source.cells[idx(source, "q_xor_why")].source)
+    (written,) = [t for role, gid, t in cells(got) if role == "written" and gid == "q_xor_why"]
+    assert model and model not in _norm(written) and written == ""
+    assert any("'q_xor_why' is missing" in f for f in got.flags), got.flags
+
+
+def test_a_deeply_nested_added_cell_binds_nothing_and_assembles(m1):
+    """`x = ----...1` exhausts Python's parser (MemoryError or RecursionError, not SyntaxError):
+    such a cell added to the reference must not stop assembly (a failed-to-grade full marks)."""
+    deep = "x = " + "-" * 200000 + "1"
+    assert defined_names(deep) == []
+    source, release, ref = m1
+    nb = copy(ref)
+    nb.cells.insert(idx(ref, "sigmoid") + 1, nbformat.v4.new_code_cell(deep))
+    got = assemble(source, release, nb)
+    assert ("student-extra", "sigmoid", deep) in [(r, c.metadata["grader"].get("after"), t) for (r, _, t), c
+                                                   in zip(cells(got), got.notebook.cells)]
+    assert answer_of(got, "sigmoid") == [ref.cells[idx(ref, "sigmoid")].source]
+
+
+@pytest.mark.notebooks
+def test_tiny_course_pasted_stub_and_deeply_nested_cell_grade_full(tmp_path, tiny_course):
+    """One real grade run on the tiny course: the reference with the released stub of an answer
+    pasted above the real answer cell (same metadata), and the reference with a cell the parser
+    cannot nest that deep, both get full marks (they were 4/6 and failed-to-grade)."""
+    from autograder.cli import main
+    from autograder.gradebook import Gradebook
+
+    ref = reference(tiny_course, "t_tiny")
+    release = nbformat.read(tiny_course.release("t_tiny"), as_version=4)
+    i = next(k for k, c in enumerate(ref.cells) if nbg(c).get("solution") and c.cell_type == "code")
+    gid = nbg(ref.cells[i])["grade_id"]
+    pasted, deep = copy(ref), copy(ref)
+    stub = copy(release).cells[idx(release, gid)]
+    stub.id = "pasted-stub"   # Jupyter gives a pasted cell a new id, and keeps its metadata
+    pasted.cells.insert(i, stub)
+    deep.cells.insert(i + 1, nbformat.v4.new_code_cell("x = " + "-" * 200000 + "1"))
+    for name, nb in (("pasted", pasted), ("deep", deep)):
+        (tmp_path / "subs" / name).mkdir(parents=True)
+        nbformat.write(nb, tmp_path / "subs" / name / "t_tiny.ipynb")
+    ws = tmp_path / "ws"
+    assert main(["--root", str(tiny_course.root), "--workspace", str(ws), "grade", "t_tiny",
+                 str(tmp_path / "subs"), "--jobs", "1"]) == 0
+    rows = {r["student"]: r for r in Gradebook(ws / "gradebook.db").rows("t_tiny")}
+    for name in ("pasted", "deep"):
+        assert rows[name]["score"] == rows[name]["max_score"] > 0, rows[name]
+    assert any(f"{gid!r} appears more than once" in f for f in rows["pasted"]["flags"]), rows["pasted"]["flags"]
