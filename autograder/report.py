@@ -142,7 +142,7 @@ class Report:
                     "  " + ", ".join(f"{g} {n}" for g, n in blank)]
         ng = self.not_graded()
         out += ["", f"Could not be graded ({len(ng)}; no score, not 0):"]
-        out += [f"  {r['student']}: {r['status']}: {r['reason']}" for r in ng] or ["  none"]
+        out += [f"  {r['student']}: {r['status']}: {shown(str(r['reason']))}" for r in ng] or ["  none"]
         secs = self.seconds()
         if secs:
             out += ["", f"Time per submission (wall seconds of the sandboxed run): mean {statistics.mean(secs):.3g}, "
