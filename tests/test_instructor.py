@@ -495,3 +495,76 @@ def test_sync_keeps_a_flag_removed_in_formgrader_until_a_new_grading(tiny_course
     (subs / "dave" / "t_tiny.ipynb").write_text("still not json")
     assert run(capsys, "--root", course.root, "grade", "t_tiny", subs)[0] == 0
     assert _nbgrader_rows(course)["dave"].flagged
+
+
+def _copy_of(graded: Course, tmp_path: Path) -> Course:
+    """The graded fixture course with its workspace (both gradebooks), to change without touching it."""
+    shutil.copytree(graded.root, tmp_path / "course")
+    return Course(tmp_path / "course")
+
+
+def test_a_failed_formgrader_notebook_write_is_repaired_at_the_next_sync(graded, tmp_path, monkeypatch, capsys):
+    """The formgrader notebook is written whole (a temporary file renamed) and before nbgrader's
+    gradebook commits: a write that fails leaves the old mirror, so the next sync writes both."""
+    import sqlite3
+
+    course = _copy_of(graded, tmp_path)
+    with sqlite3.connect(course.gradebook_path) as db:   # a newer grading of reference in the course's table
+        db.execute("UPDATE results SET graded_at = graded_at + 1 WHERE student = 'reference'")
+    new = Gradebook(course.gradebook_path).rows("t_tiny")
+    stamp = repr(next(r["graded_at"] for r in new if r["student"] == "reference"))
+    path = course.autograded / "reference" / "t_tiny" / "t_tiny.ipynb"
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(nbformat, "write", broken)
+    code, out, _ = run(capsys, "--root", course.root, "sync", "t_tiny")
+    assert code == 1 and "disk full" in out, out
+    monkeypatch.undo()
+    assert stamp not in path.read_text() and not list(path.parent.glob("*.tmp"))
+    code, out, _ = run(capsys, "--root", course.root, "sync", "t_tiny")
+    assert code == 0 and "1 updated" in out, out
+    assert stamp in path.read_text()
+
+
+def test_mark_says_when_the_sync_before_it_failed(graded, tmp_path, monkeypatch, capsys):
+    import autograder.nbgrader_book as nb
+    from nbgrader.api import Gradebook as NbGradebook
+
+    course = _copy_of(graded, tmp_path)
+    with NbGradebook(course.nbgrader_db_url, course_id=nb.COURSE_ID) as gb:   # drift: sync rewrites it
+        gb.find_grade("test_relu", "t_tiny", "t_tiny", "reference").auto_score = 0.0
+        gb.db.commit()
+
+    def broken(gb, row, st):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(nb, "mirror", broken)
+    code, _, err = run(capsys, "--root", course.root, "mark", "t_tiny", "blank", "why_relu", "1")
+    assert code == 0
+    assert "nbgrader gradebook not updated: t_tiny/reference: RuntimeError: database went away" in err, err
+
+
+def test_report_mean_counts_only_its_own_students(graded, tmp_path):
+    """In a shared gradebook, another grader's students are not in this report's class mean."""
+    import warnings
+
+    from nbgrader.api import Gradebook as NbGradebook
+
+    from autograder.nbgrader_book import COURSE_ID, load_structure
+    from autograder.report import build_report
+
+    course = _copy_of(graded, tmp_path)
+    with NbGradebook(course.nbgrader_db_url, course_id=COURSE_ID) as gb:   # another grader's student, 8/8
+        gb.add_student("zoe_elsewhere")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gb.add_submission("t_tiny", "zoe_elsewhere")
+        for name, (points, kind) in load_structure(course, "t_tiny").grade_cells.items():
+            g = gb.find_grade(name, "t_tiny", "t_tiny", "zoe_elsewhere")
+            g.auto_score, g.manual_score = (points, None) if kind == "code" else (None, points)
+        gb.db.commit()
+    report = build_report(course, "t_tiny")
+    assert set(report.totals) == {"reference", "blank", "partly_wrong", "carol"}
+    assert "zoe_elsewhere" not in report.text()
