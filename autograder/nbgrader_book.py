@@ -171,8 +171,9 @@ def remove_stale_cells(gb, st: Structure) -> None:
     if marked:
         raise CourseError(
             f"{a}: cell(s) {', '.join(repr(n) for n in marked)} are no longer in the source but hold marks or "
-            f"comments given by a person in nbgrader's gradebook; restore their grade_id in solutions/{a}/{a}.py "
-            f"and rebuild, or move those marks to the new cells in formgrader and then set them to none.")
+            f"comments given by a person in nbgrader's gradebook; nothing was changed. Restore their grade_id in "
+            f"solutions/{a}/{a}.py and rebuild, or note those marks and clear them in formgrader first (then give "
+            f"them again on the new cells).")
     for c in stale:
         for x in list(c.grades or []) + list(c.comments or []):
             gb.db.delete(x)

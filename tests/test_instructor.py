@@ -568,3 +568,29 @@ def test_report_mean_counts_only_its_own_students(graded, tmp_path):
     report = build_report(course, "t_tiny")
     assert set(report.totals) == {"reference", "blank", "partly_wrong", "carol"}
     assert "zoe_elsewhere" not in report.text()
+
+
+def test_a_stale_cell_with_a_persons_mark_is_not_deleted(graded, tmp_path):
+    """A graded cell gone from the source but marked by a person: one clear line, nothing deleted."""
+    import dataclasses
+
+    from nbgrader.api import Gradebook as NbGradebook
+
+    from autograder.course import CourseError
+    from autograder.nbgrader_book import COURSE_ID, ensure_assignment, load_structure
+
+    course = _copy_of(graded, tmp_path)
+    st = load_structure(course, "t_tiny")
+    gone = dataclasses.replace(st, grade_cells={k: v for k, v in st.grade_cells.items() if k != "why_relu"},
+                               solution_cells=[c for c in st.solution_cells if c != "why_relu"])
+    with NbGradebook(course.nbgrader_db_url, course_id=COURSE_ID) as gb:
+        gb.find_grade("why_relu", "t_tiny", "t_tiny", "blank").manual_score = 1.0
+        gb.db.commit()
+        with pytest.raises(CourseError) as err:
+            ensure_assignment(gb, gone)
+        assert "'why_relu'" in str(err.value) and "\n" not in str(err.value)
+        assert gb.find_grade("why_relu", "t_tiny", "t_tiny", "blank").manual_score == 1.0
+        gb.find_grade("why_relu", "t_tiny", "t_tiny", "blank").manual_score = None
+        gb.db.commit()
+        ensure_assignment(gb, gone)   # no person's mark on it: removed with its grades and comments
+    assert all("why_relu" not in s.grades and "why_relu" not in s.comments for s in _nbgrader_rows(course).values())
