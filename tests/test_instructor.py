@@ -590,7 +590,9 @@ def test_a_stale_cell_with_a_persons_mark_is_not_deleted(graded, tmp_path):
             ensure_assignment(gb, gone)
         assert "'why_relu'" in str(err.value) and "\n" not in str(err.value)
         assert gb.find_grade("why_relu", "t_tiny", "t_tiny", "blank").manual_score == 1.0
-        gb.find_grade("why_relu", "t_tiny", "t_tiny", "blank").manual_score = None
+        for student in _nbgrader_rows(course):   # (earlier tests in this module mark why_relu too)
+            gb.find_grade("why_relu", "t_tiny", "t_tiny", student).manual_score = None
+            gb.find_comment("why_relu", "t_tiny", "t_tiny", student).manual_comment = None
         gb.db.commit()
         ensure_assignment(gb, gone)   # no person's mark on it: removed with its grades and comments
     assert all("why_relu" not in s.grades and "why_relu" not in s.comments for s in _nbgrader_rows(course).values())
