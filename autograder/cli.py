@@ -188,7 +188,9 @@ def _cmd_mark(args: argparse.Namespace, course: Course) -> int:
     assignment = course.check(args.assignment)
     rows = Gradebook(course.gradebook_path).rows(assignment)
     with Book(course) as book:
-        book.sync(rows)
+        rep = book.sync(rows)
+        for line in rep.failed:  # as synced_state reports them: the mark is given all the same
+            print(f"nbgrader gradebook not updated: {line}", file=sys.stderr)
         st = book.mark(assignment, args.student, args.grade_id, args.points, args.comment)
     total = "no total (not graded: see `course-grader status`)" if st.total is None else f"total {st.total:g}"
     print(f"{assignment} {args.student} {args.grade_id}: {args.points:g} points"

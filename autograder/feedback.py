@@ -79,7 +79,7 @@ def sanitise(text: str) -> str:
                         protocols=[], strip=True)
 
 
-def _clean_output(o):
+def clean_output(o):
     """An output without active content (JavaScript, widget views, SVG), its HTML sanitised; None
     if nothing is left."""
     if o.get("output_type") in ("display_data", "execute_result"):
@@ -120,7 +120,7 @@ def student_view(graded: nbformat.NotebookNode, secrets_: set[str]) -> nbformat.
                 # test, the student's code had seen nothing of the tests
                 kept = []
                 for o in cell.get("outputs", []):
-                    o = _clean_output(o)
+                    o = clean_output(o)
                     if o is None:
                         continue
                     if _leaks(_output_text(o), secrets_):
@@ -147,16 +147,16 @@ def _summary(assignment: str, student: str, score: dict) -> str:
     lines = [f"# Feedback: {assignment}", "", f"**Student:** {student}  ", f"**Status:** {score.get('status')}  ",
              f"**Autograded score:** {shown}" + (f" (plus {score['manual_max']:g} points graded by hand)" if score.get("manual_max") else "")]
     if score.get("reason"):
-        lines.append(f"\n**Note:** {_escape(score['reason'])}")
+        lines.append(f"\n**Note:** {escape_markdown(score['reason'])}")
     for f in score.get("flags", []):
-        lines.append(f"\n- {_escape(f)}")
+        lines.append(f"\n- {escape_markdown(f)}")
     lines += ["", "| test | points | result |", "| --- | --- | --- |"]
     for t in score.get("tests", []):
         lines.append(f"| `{t['grade_id']}` | {t['earned']:g} / {t['points']:g} | {t['outcome']} |")
     return "\n".join(lines)
 
 
-def _escape(text: str) -> str:
+def escape_markdown(text: str) -> str:
     """Text for markdown with no markup of its own (flags quote names from the submission)."""
     return re.sub(r"([\\`*_{}\[\]()#+!|~-])", r"\\\1", html.escape(str(text), quote=False))
 

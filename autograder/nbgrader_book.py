@@ -24,10 +24,10 @@ the comment: its total is empty, never 0, unless a person grades every cell of i
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ import nbformat
 
 from autograder.assemble import nbg
 from autograder.course import Course, CourseError
+from autograder.feedback import STUDENT_ROLES, clean_output, escape_markdown, sanitise
 from autograder.scoring import GRADED, SCORED
 
 COURSE_ID = "neurons-to-transformers"
@@ -142,6 +143,7 @@ def ensure_assignment(gb, st: Structure) -> None:
     a = st.assignment
     _retry(gb.update_or_create_assignment, a)
     _retry(gb.update_or_create_notebook, a, a)
+    remove_stale_cells(gb, st)
     for name, (points, kind) in st.grade_cells.items():
         _retry(gb.update_or_create_grade_cell, name, a, a, max_score=points, cell_type=kind)
     for name in st.solution_cells:
@@ -149,6 +151,38 @@ def ensure_assignment(gb, st: Structure) -> None:
     for c in st.source_cells:
         _retry(gb.update_or_create_source_cell, c["name"], a, a, cell_type=c["cell_type"], locked=c["locked"],
                source=c["source"], checksum=c["checksum"])
+
+
+def remove_stale_cells(gb, st: Structure) -> None:
+    """Remove the graded and answer cells that are no longer in the source (renamed or removed since
+    the assignment was last built), with the grades and comments of every submission on them: a
+    stale graded cell has no autograded score in a newer grading (its total would be empty) and
+    keeps its old score in an older one (more than the maximum). A mark given by a person on one is
+    never deleted: refuse instead, saying which cells."""
+    a = st.assignment
+    nb = gb.find_notebook(a, a)
+    stale = [c for c in nb.grade_cells if c.name not in st.grade_cells] + \
+            [c for c in nb.solution_cells if c.name not in st.solution_cells]
+    if not stale:
+        return
+    marked = sorted({c.name for c in stale
+                     if any(g.manual_score is not None for g in (c.grades or []))
+                     or any((m.manual_comment or "").strip() for m in (c.comments or []))})
+    if marked:
+        raise CourseError(
+            f"{a}: cell(s) {', '.join(repr(n) for n in marked)} are no longer in the source but hold marks or "
+            f"comments given by a person in nbgrader's gradebook; nothing was changed. Restore their grade_id in "
+            f"solutions/{a}/{a}.py and rebuild, or note those marks and clear them in formgrader first (then give "
+            f"them again on the new cells).")
+    for c in stale:
+        for x in list(c.grades or []) + list(c.comments or []):
+            gb.db.delete(x)
+        gb.db.delete(c)
+    try:
+        gb.db.commit()
+    except Exception:
+        gb.db.rollback()
+        raise
 
 
 def status_text(row: dict) -> str:
@@ -164,9 +198,24 @@ def status_text(row: dict) -> str:
     return "\n".join(lines)
 
 
+def earned_by_cell(row: dict, st: Structure) -> dict[str, float]:
+    """The points of each test of ``row``, by grade cell of the current source. A row graded before
+    graded cells were renamed names the old cells: its tests the source no longer has are paired, in
+    notebook order, with the source's cells it has no result for, when there are as many of each and
+    their points agree (a rename), so that its total stays the course's score; otherwise those cells
+    get 0 (a test added since it was graded) and the removed tests count no more."""
+    tests = row["detail"].get("tests", [])
+    earned = {t["grade_id"]: float(t["earned"]) for t in tests}
+    gone = [t for t in tests if t["grade_id"] not in st.grade_cells]
+    new = [n for n, (_, kind) in st.grade_cells.items() if kind == "code" and n not in earned]
+    if gone and len(gone) == len(new) and all(float(t["points"]) == st.grade_cells[n][0] for t, n in zip(gone, new)):
+        earned.update({n: float(t["earned"]) for t, n in zip(gone, new)})
+    return earned
+
+
 def expected(row: dict, st: Structure) -> dict:
     """What the mirror of one course row must hold: autograded scores, flag, status comment."""
-    earned = {t["grade_id"]: float(t["earned"]) for t in row["detail"].get("tests", [])}
+    earned = earned_by_cell(row, st)
     scored = row["status"] in SCORED
     auto = {name: (earned.get(name, 0.0) if scored else None)
             for name, (_, kind) in st.grade_cells.items() if kind == "code"}
@@ -223,8 +272,8 @@ class SubmissionState:
         return None
 
     def matches(self, want: dict, st: Structure) -> bool:
-        if not self.flagged and want["flagged"]:
-            return False
+        # The flag is not compared: a person may have removed it in formgrader (their decision);
+        # mirror() sets it again only for a new grading.
         if st.status_cell and (self.comments.get(st.status_cell) or (None, None))[0] != want["comment"]:
             return False
         return all(name in self.grades and self.grades[name]["auto"] == score for name, score in want["auto"].items()) \
@@ -301,7 +350,10 @@ def mirror(gb, row: dict, st: Structure) -> None:
         g = grades[name]
         g.auto_score = want["auto"].get(name) if kind == "code" else None
         g.needs_manual_grade = g.auto_score is None and g.manual_score is None
-    if want["flagged"]:
+    # Flag a new grading only (its stamp differs from the one mirrored before): a flag a person
+    # removed in formgrader stays removed when the same grading is mirrored again.
+    old = STAMP.search((comments[st.status_cell].auto_comment or "") if st.status_cell else "")
+    if want["flagged"] and (old is None or old.groups() != STAMP.search(want["comment"]).groups()):
         snb.flagged = True
     if st.status_cell:
         comments[st.status_cell].auto_comment = want["comment"]
@@ -322,7 +374,9 @@ def write_formgrader_notebook(course: Course, row: dict, graded, source: nbforma
     src = {nbg(c).get("grade_id"): c for c in source.cells if nbg(c).get("grade_id")}
     tests = {t["grade_id"]: t for t in row["detail"].get("tests", [])}
     out = nbformat.v4.new_notebook(metadata={k: v for k, v in source.metadata.items() if k in ("kernelspec", "language_info")})
-    out.cells.append(nbformat.v4.new_markdown_cell("**Autograder:** " + status_text(row).replace("\n", "  \n")))
+    # Formgrader renders this notebook in the instructor's logged-in Jupyter: what comes from the
+    # submission (outputs, written answers, names quoted in flags) is made inert as in feedback.
+    out.cells.append(nbformat.v4.new_markdown_cell("**Autograder:** " + escape_markdown(status_text(row)).replace("\n", "  \n")))
     for cell in (graded.cells if graded is not None else []):
         role = cell.metadata.get("grader", {})
         kind, gid = role.get("role"), role.get("grade_id")
@@ -333,17 +387,25 @@ def write_formgrader_notebook(course: Course, row: dict, graded, source: nbforma
                 out.cells[-1].source += f"\n# hidden tests: {verdict} (their source is in solutions/, not here)"
             continue
         if cell.cell_type == "markdown":
-            new = nbformat.v4.new_markdown_cell(cell.source)
+            new = nbformat.v4.new_markdown_cell(sanitise(cell.source) if kind in STUDENT_ROLES else cell.source)
         else:
             new = nbformat.v4.new_code_cell(cell.source)
-            new.outputs = list(cell.get("outputs", []))
+            new.outputs = [o for o in map(clean_output, cell.get("outputs", [])) if o is not None]
             new.execution_count = cell.get("execution_count")
         if gid in src and kind != "student-extra":
             new.metadata["nbgrader"] = dict(nbg(src[gid]))
         out.cells.append(new)
     path = course.autograded / s / a / f"{a}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(out, path)
+    # whole or not at all: formgrader never reads half a notebook
+    fd, tmp = tempfile.mkstemp(prefix=f".{a}.", suffix=".ipynb.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            nbformat.write(out, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -381,13 +443,17 @@ class Book:
         return self._structures[assignment]
 
     def record(self, row: dict, graded=None) -> None:
-        """Mirror one course row (just written by the grader) and write its formgrader notebook."""
+        """Mirror one course row (just written by the grader) and write its formgrader notebook.
+
+        The notebook is written first: if that fails, nbgrader's gradebook still holds the old state,
+        so the next sync sees the difference and does both again (a sync skips a submission whose
+        mirror matches and whose notebook exists)."""
         st = self.structure(row["assignment"])
-        mirror(self.gb, row, st)
         a = row["assignment"]
         if a not in self._sources:
             self._sources[a] = nbformat.read(self.course.source(a), as_version=4)
         write_formgrader_notebook(self.course, row, graded, self._sources[a])
+        mirror(self.gb, row, st)
 
     def sync(self, rows: list[dict]) -> SyncReport:
         """Bring the mirror in line with the course's rows; the course's table wins, except over a
@@ -458,6 +524,3 @@ def synced_state(course: Course, assignment: str, log=print) -> tuple[dict[str, 
             log(f"note: {line} has a newer grading in the shared gradebook (another grader's); kept")
         return book.state(assignment), rows
 
-
-def when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")

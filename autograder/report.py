@@ -249,5 +249,7 @@ def build_report(course: Course, assignment: str, totals: bool = True) -> Report
         from autograder.nbgrader_book import synced_state
 
         state, _ = synced_state(course, assignment)
-        report.totals = {s: v.total for s, v in state.items()}
+        # this report's students only: a shared gradebook also holds other graders' students
+        mine = {r["student"] for r in rows}
+        report.totals = {s: v.total for s, v in state.items() if s in mine}
     return report

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder.cli import main
@@ -375,3 +376,223 @@ def test_where_nbgrader_gradebook_is(monkeypatch, tmp_path, given, env, workspac
     assert course.nbgrader_db_url.startswith(expect)
     if expect == "sqlite:///":
         assert course.nbgrader_db_url == "sqlite:///" + str(course.workspace / "nbgrader.db")
+
+
+# ---- regressions from the review of nbgrader_book ---------------------------------------------------
+
+def test_a_renamed_graded_cell_leaves_no_stale_cell_in_nbgrader(tiny_course, tmp_path, capsys):
+    """A graded cell renamed in the source (rebuilt, released) is removed from nbgrader's gradebook:
+    the totals of a student graded before the rename and of one graded after are their course scores
+    (the stale cell made one total empty and the other more than the maximum)."""
+    from autograder.examples import reference
+    from autograder.release import build, release
+
+    course = _fresh_course(tiny_course, tmp_path)
+    subs = tmp_path / "subs"
+    (subs / "before").mkdir(parents=True)
+    nbformat.write(reference(course, "t_tiny"), subs / "before" / "t_tiny.ipynb")
+    assert run(capsys, "--root", course.root, "grade", "t_tiny", subs)[0] == 0
+    shutil.rmtree(subs)
+
+    script = course.root / "solutions" / "t_tiny" / "t_tiny.py"
+    script.write_text(script.read_text().replace("id=test_count_positive", "id=test_count_pos"))
+    build(course, "t_tiny")
+    release(course, "t_tiny")
+    (subs / "after").mkdir(parents=True)
+    nbformat.write(reference(course, "t_tiny"), subs / "after" / "t_tiny.ipynb")
+    assert run(capsys, "--root", course.root, "grade", "t_tiny", subs)[0] == 0
+
+    out = tmp_path / "g.csv"
+    code, _, err = run(capsys, "--root", course.root, "export", "--out", out)
+    assert code == 0, err
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert {s: (r["score"], r["total"]) for s, r in rows.items()} == {"before": ("6", "6"), "after": ("6", "6")}
+    state = _nbgrader_rows(course)
+    assert all("test_count_positive" not in s.grades for s in state.values())
+
+
+def _formgrade_page(course: Course, student: str) -> str:
+    """The page formgrader renders for one submission (its `formgrade` template, as in
+    test_formgrader_lists_and_renders_every_submission)."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    cfg = Config()
+    cfg.HTMLExporter.template_name = "formgrade"
+    cfg.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    path = course.autograded / student / "t_tiny" / "t_tiny.ipynb"
+    page, _ = HTMLExporter(config=cfg).from_filename(str(path), resources={
+        "assignment_id": "t_tiny", "notebook_id": "t_tiny", "submission_id": "x", "index": 0, "total": 1,
+        "base_url": "", "student": student, "last_name": None, "first_name": None, "notebook_path": "x"})
+    return page
+
+
+def test_formgrader_notebook_carries_no_active_content_from_the_submission(tiny_course, tmp_path, capsys):
+    """Formgrader shows the graded notebook in the instructor's logged-in Jupyter: the student's
+    JavaScript and HTML outputs, written answers and names quoted in flags are made inert there, as
+    in the student's feedback."""
+    from autograder.assemble import nbg
+    from autograder.examples import reference
+
+    course = _fresh_course(tiny_course, tmp_path)
+    nb = reference(course, "t_tiny")
+    for cell in nb.cells:
+        gid = nbg(cell).get("grade_id")
+        if gid == "double":
+            cell.source = ("from IPython.display import HTML, Javascript, display\n"
+                           "display(Javascript(\"alert('student-js')\"))\n"
+                           "display(HTML(\"<img src=x onerror=alert(1)><a href='javascript:alert(2)'>x</a>"
+                           "<script>alert(3)</script>\"))\n" + cell.source)
+        elif gid == "why_relu":
+            cell.source = "<script>alert(4)</script> ReLU <img src=x onerror=alert(5)>"
+    extra = nbformat.v4.new_code_cell("pass")
+    extra.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": False, "points": 0,
+                                  "grade_id": "<script>alert(6)</script><img src=x onerror=alert(7)>"}
+    nb.cells.append(extra)
+    subs = tmp_path / "subs"
+    (subs / "mallory").mkdir(parents=True)
+    nbformat.write(nb, subs / "mallory" / "t_tiny.ipynb")
+    assert run(capsys, "--root", course.root, "grade", "t_tiny", subs)[0] == 0
+    row = Gradebook(course.gradebook_path).rows("t_tiny")[0]
+    assert row["score"] == 6 and any("added grade cell" in f for f in row["flags"]), row
+
+    from bs4 import BeautifulSoup
+
+    page = _formgrade_page(course, "mallory")
+    assert "ReLU" in page and "added grade cell" in page   # the content is there, made inert
+    soup = BeautifulSoup(page, "html.parser")
+    assert not [s for s in soup.find_all("script") if "alert" in s.get_text()]
+    for tag in soup.find_all(True):
+        for attr, value in tag.attrs.items():
+            value = " ".join(value) if isinstance(value, list) else str(value)
+            assert not (attr.startswith("on") and "alert" in value), tag
+            assert "javascript:" not in value.lower(), tag
+    assert not soup.find_all(["img", "iframe", "object", "embed"], src="x")
+
+
+def test_sync_keeps_a_flag_removed_in_formgrader_until_a_new_grading(tiny_course, tmp_path, capsys):
+    """A person who unflags a submission in formgrader has decided: a sync (export, mark, report)
+    does not flag it again; a new grading of it does."""
+    from nbgrader.api import Gradebook as NbGradebook
+
+    from autograder.nbgrader_book import COURSE_ID
+
+    course = _fresh_course(tiny_course, tmp_path)
+    subs = tmp_path / "subs"
+    (subs / "dave").mkdir(parents=True)
+    (subs / "dave" / "t_tiny.ipynb").write_text("not json")   # unreadable: flagged, graded without a kernel
+    assert run(capsys, "--root", course.root, "grade", "t_tiny", subs)[0] == 0
+    assert _nbgrader_rows(course)["dave"].flagged
+
+    with NbGradebook(course.nbgrader_db_url, course_id=COURSE_ID) as gb:   # formgrader's toggle
+        gb.find_submission_notebook("t_tiny", "t_tiny", "dave").flagged = False
+        gb.db.commit()
+    assert run(capsys, "--root", course.root, "sync", "t_tiny")[0] == 0
+    assert run(capsys, "--root", course.root, "export", "--out", tmp_path / "g.csv")[0] == 0
+    assert not _nbgrader_rows(course)["dave"].flagged
+
+    (subs / "dave" / "t_tiny.ipynb").write_text("still not json")
+    assert run(capsys, "--root", course.root, "grade", "t_tiny", subs)[0] == 0
+    assert _nbgrader_rows(course)["dave"].flagged
+
+
+def _copy_of(graded: Course, tmp_path: Path) -> Course:
+    """The graded fixture course with its workspace (both gradebooks), to change without touching it."""
+    shutil.copytree(graded.root, tmp_path / "course")
+    return Course(tmp_path / "course")
+
+
+def test_a_failed_formgrader_notebook_write_is_repaired_at_the_next_sync(graded, tmp_path, monkeypatch, capsys):
+    """The formgrader notebook is written whole (a temporary file renamed) and before nbgrader's
+    gradebook commits: a write that fails leaves the old mirror, so the next sync writes both."""
+    import sqlite3
+
+    course = _copy_of(graded, tmp_path)
+    with sqlite3.connect(course.gradebook_path) as db:   # a newer grading of reference in the course's table
+        db.execute("UPDATE results SET graded_at = graded_at + 1 WHERE student = 'reference'")
+    new = Gradebook(course.gradebook_path).rows("t_tiny")
+    stamp = repr(next(r["graded_at"] for r in new if r["student"] == "reference"))
+    path = course.autograded / "reference" / "t_tiny" / "t_tiny.ipynb"
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(nbformat, "write", broken)
+    code, out, _ = run(capsys, "--root", course.root, "sync", "t_tiny")
+    assert code == 1 and "disk full" in out, out
+    monkeypatch.undo()
+    assert stamp not in path.read_text() and not list(path.parent.glob("*.tmp"))
+    code, out, _ = run(capsys, "--root", course.root, "sync", "t_tiny")
+    assert code == 0 and "1 updated" in out, out
+    assert stamp in path.read_text()
+
+
+def test_mark_says_when_the_sync_before_it_failed(graded, tmp_path, monkeypatch, capsys):
+    import autograder.nbgrader_book as nb
+    from nbgrader.api import Gradebook as NbGradebook
+
+    course = _copy_of(graded, tmp_path)
+    with NbGradebook(course.nbgrader_db_url, course_id=nb.COURSE_ID) as gb:   # drift: sync rewrites it
+        gb.find_grade("test_relu", "t_tiny", "t_tiny", "reference").auto_score = 0.0
+        gb.db.commit()
+
+    def broken(gb, row, st):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(nb, "mirror", broken)
+    code, _, err = run(capsys, "--root", course.root, "mark", "t_tiny", "blank", "why_relu", "1")
+    assert code == 0
+    assert "nbgrader gradebook not updated: t_tiny/reference: RuntimeError: database went away" in err, err
+
+
+def test_report_mean_counts_only_its_own_students(graded, tmp_path):
+    """In a shared gradebook, another grader's students are not in this report's class mean."""
+    import warnings
+
+    from nbgrader.api import Gradebook as NbGradebook
+
+    from autograder.nbgrader_book import COURSE_ID, load_structure
+    from autograder.report import build_report
+
+    course = _copy_of(graded, tmp_path)
+    with NbGradebook(course.nbgrader_db_url, course_id=COURSE_ID) as gb:   # another grader's student, 8/8
+        gb.add_student("zoe_elsewhere")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gb.add_submission("t_tiny", "zoe_elsewhere")
+        for name, (points, kind) in load_structure(course, "t_tiny").grade_cells.items():
+            g = gb.find_grade(name, "t_tiny", "t_tiny", "zoe_elsewhere")
+            g.auto_score, g.manual_score = (points, None) if kind == "code" else (None, points)
+        gb.db.commit()
+    report = build_report(course, "t_tiny")
+    assert set(report.totals) == {"reference", "blank", "partly_wrong", "carol"}
+    assert "zoe_elsewhere" not in report.text()
+
+
+def test_a_stale_cell_with_a_persons_mark_is_not_deleted(graded, tmp_path):
+    """A graded cell gone from the source but marked by a person: one clear line, nothing deleted."""
+    import dataclasses
+
+    from nbgrader.api import Gradebook as NbGradebook
+
+    from autograder.course import CourseError
+    from autograder.nbgrader_book import COURSE_ID, ensure_assignment, load_structure
+
+    course = _copy_of(graded, tmp_path)
+    st = load_structure(course, "t_tiny")
+    gone = dataclasses.replace(st, grade_cells={k: v for k, v in st.grade_cells.items() if k != "why_relu"},
+                               solution_cells=[c for c in st.solution_cells if c != "why_relu"])
+    with NbGradebook(course.nbgrader_db_url, course_id=COURSE_ID) as gb:
+        gb.find_grade("why_relu", "t_tiny", "t_tiny", "blank").manual_score = 1.0
+        gb.db.commit()
+        with pytest.raises(CourseError) as err:
+            ensure_assignment(gb, gone)
+        assert "'why_relu'" in str(err.value) and "\n" not in str(err.value)
+        assert gb.find_grade("why_relu", "t_tiny", "t_tiny", "blank").manual_score == 1.0
+        for student in _nbgrader_rows(course):   # (earlier tests in this module mark why_relu too)
+            gb.find_grade("why_relu", "t_tiny", "t_tiny", student).manual_score = None
+            gb.find_comment("why_relu", "t_tiny", "t_tiny", student).manual_comment = None
+        gb.db.commit()
+        ensure_assignment(gb, gone)   # no person's mark on it: removed with its grades and comments
+    assert all("why_relu" not in s.grades and "why_relu" not in s.comments for s in _nbgrader_rows(course).values())
