@@ -44,7 +44,6 @@ class Report:
     rows: list[dict]
     totals: dict = field(default_factory=dict)      # student -> total incl. written marks (nbgrader), or None
     secrets: set = field(default_factory=set)
-    _quoted: list = field(default_factory=list, repr=False)   # raw messages the report quotes (masked)
 
     # ---- figures -------------------------------------------------------------------------------
     @property
@@ -84,26 +83,32 @@ class Report:
                     if t["outcome"] != "passed" and self._unanswered(t))
         return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
 
-    def failures(self, top: int = 10) -> list[tuple[str, str, int, list[str]]]:
-        """(test, message, students, some of them) for the most frequent failure messages; answers
-        left as the stub are counted apart (``unanswered``)."""
-        hits: dict[tuple[str, str], set] = defaultdict(set)
+    def _messages(self):
+        """(student, test, message as the report shows it, the unmasked text it quotes or None) for
+        every failed test; answers left as the stub are counted apart (``unanswered``)."""
         for r in self.scored:
             for t in r["detail"].get("tests", []):
                 if t["outcome"] == "passed" or self._unanswered(t):
                     continue
+                quoted = None
                 if t["outcome"] == "not-run":
                     msg = "not run (the notebook stopped earlier: " + r["status"] + ")"
                 elif t.get("visible_error"):
                     # Hidden lines are looked for in the raw text: masking numbers first hides them.
                     msg = message_key(self._safe(t["visible_error"]))
-                    if msg != WITHHELD:
-                        self._quoted.append(t["visible_error"])
+                    quoted = None if msg == WITHHELD else t["visible_error"]
                 elif t.get("hidden_failed"):
                     msg = "hidden tests failed (visible checks passed)"
                 else:
                     msg = t["outcome"]
-                hits[(t["grade_id"], msg)].add(r["student"])
+                yield r["student"], t["grade_id"], msg, quoted
+
+    def failures(self, top: int = 10) -> list[tuple[str, str, int, list[str]]]:
+        """(test, message, students, some of them) for the most frequent failure messages; answers
+        left as the stub are counted apart (``unanswered``)."""
+        hits: dict[tuple[str, str], set] = defaultdict(set)
+        for student, grade_id, msg, _ in self._messages():
+            hits[(grade_id, msg)].add(student)
         ranked = sorted(hits.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         return [(g, m, len(s), sorted(s)[:5]) for (g, m), s in ranked[:top]]
 
@@ -224,11 +229,10 @@ class Report:
 
     def write_html(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._quoted = []
         text = self.html()
         # The same last check as feedback's, on the page and on the unmasked messages it quotes (a
         # hidden line with digits would not match its masked copy in the page).
-        plain = html.unescape(text) + "\n" + "\n".join(self._quoted)
+        plain = html.unescape(text) + "\n" + "\n".join(q for *_, q in self._messages() if q)
         if any(s in plain for s in self.secrets):
             raise CourseError(f"the report for {self.assignment} would quote hidden-test text; not written")
         path.write_text(text, encoding="utf-8")
