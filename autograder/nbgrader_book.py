@@ -102,6 +102,15 @@ def _retry(fn, *args, **kwargs):
             time.sleep(0.1 * (attempt + 1))
 
 
+def _commit(gb) -> None:
+    """Commit nbgrader's session, or roll it back so that the session stays usable, and re-raise."""
+    try:
+        gb.db.commit()
+    except Exception:
+        gb.db.rollback()
+        raise
+
+
 def open_gradebook(url: str):
     """nbgrader's ``Gradebook`` at ``url``, with a one-line error when it cannot be reached."""
     from nbgrader.api import Gradebook
@@ -178,11 +187,7 @@ def remove_stale_cells(gb, st: Structure) -> None:
         for x in list(c.grades or []) + list(c.comments or []):
             gb.db.delete(x)
         gb.db.delete(c)
-    try:
-        gb.db.commit()
-    except Exception:
-        gb.db.rollback()
-        raise
+    _commit(gb)
 
 
 def status_text(row: dict) -> str:
@@ -357,11 +362,7 @@ def mirror(gb, row: dict, st: Structure) -> None:
         snb.flagged = True
     if st.status_cell:
         comments[st.status_cell].auto_comment = want["comment"]
-    try:
-        gb.db.commit()
-    except Exception:
-        gb.db.rollback()
-        raise
+    _commit(gb)
 
 
 def write_formgrader_notebook(course: Course, row: dict, graded, source: nbformat.NotebookNode) -> Path:
