@@ -25,6 +25,14 @@ import torch
 from m5_common import load_module, slow_cell_constants
 
 
+def seeded(m: dict, model: str, seed: int):
+    """The notebook's TinyGPT (d_model 64, 4 heads, 2 layers) or CharLSTM, initialised from ``seed``."""
+    torch.manual_seed(seed)
+    if model == "gpt":
+        return m["TinyGPT"](m["VOCAB"], d_model=64, n_heads=4, n_layers=2, context=m["CONTEXT"])
+    return m["CharLSTM"](m["VOCAB"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -39,19 +47,16 @@ def main() -> None:
         return
     rows = []
     for seed in args.seeds:
-        torch.manual_seed(seed)
-        gpt = m["TinyGPT"](m["VOCAB"], d_model=64, n_heads=4, n_layers=2, context=m["CONTEXT"])
+        gpt = seeded(m, "gpt", seed)
         g = m["train_lm"](gpt, m["train_ids"], c["GPT_LR"], steps=c["GPT_STEPS"], seed=seed, desc="TinyGPT")
-        torch.manual_seed(seed)
-        lstm = m["CharLSTM"](m["VOCAB"])
+        lstm = seeded(m, "lstm", seed)
         r = m["train_lm"](lstm, m["train_ids"], c["LSTM_LR"], seconds=g["seconds"], seed=seed, desc="LSTM")
         row = (seed, g["steps"], r["steps"], g["seconds"],
                m["held_out_loss"](gpt, m["val_ids"]), m["held_out_loss"](lstm, m["val_ids"]),
                m["held_out_loss"](gpt, m["test_ids"]), m["held_out_loss"](lstm, m["test_ids"]))
         line = "seed {} | steps GPT {} LSTM {} in {:.1f} s | val GPT {:.3f} LSTM {:.3f} | test GPT {:.3f} LSTM {:.3f}".format(*row)
         if args.same_steps:
-            torch.manual_seed(seed)
-            lstm_steps = m["CharLSTM"](m["VOCAB"])
+            lstm_steps = seeded(m, "lstm", seed)
             s = m["train_lm"](lstm_steps, m["train_ids"], c["LSTM_LR"], steps=g["steps"], seed=seed, desc="LSTM, same steps")
             row = row + (m["held_out_loss"](lstm_steps, m["val_ids"]), m["held_out_loss"](lstm_steps, m["test_ids"]), s["seconds"])
             line += " | LSTM for {} steps: val {:.3f} test {:.3f} in {:.1f} s".format(g["steps"], *row[-3:])
@@ -73,11 +78,9 @@ def budgets(m: dict, c: dict, seconds: list[float], seeds: list[int]) -> None:
     for budget in seconds:
         gaps = []
         for seed in seeds:
-            torch.manual_seed(seed)
-            gpt = m["TinyGPT"](m["VOCAB"], d_model=64, n_heads=4, n_layers=2, context=m["CONTEXT"])
+            gpt = seeded(m, "gpt", seed)
             g = m["train_lm"](gpt, m["train_ids"], c["GPT_LR"], seconds=budget, seed=seed, desc="TinyGPT")
-            torch.manual_seed(seed)
-            lstm = m["CharLSTM"](m["VOCAB"])
+            lstm = seeded(m, "lstm", seed)
             r = m["train_lm"](lstm, m["train_ids"], c["LSTM_LR"], seconds=budget, seed=seed, desc="LSTM")
             vg, vl = m["held_out_loss"](gpt, m["val_ids"]), m["held_out_loss"](lstm, m["val_ids"])
             gaps.append((vg, vl))
